@@ -1,0 +1,1 @@
+"""llmgine: production LLM applications as supervised actors on trio."""

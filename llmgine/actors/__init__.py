@@ -1,0 +1,1 @@
+"""llmgine.actors."""
