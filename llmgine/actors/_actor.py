@@ -1,0 +1,103 @@
+"""The actor base class, its context, and ``Failure`` replies."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from .._exceptions import ConfigurationError
+
+if TYPE_CHECKING:
+    from ._ref import ActorRef
+    from ._system import ActorSystem
+
+__all__ = ["Actor", "ActorContext", "Failure"]
+
+
+@attrs.frozen
+class Failure:
+    """Return this from :meth:`Actor.receive` to answer an ``ask`` with an error.
+
+    The asker gets ``error`` raised; the actor keeps its state and is not
+    restarted; the message counts as processed; a circuit breaker on the actor
+    counts it as a failure. Raising from ``receive`` instead means "I am broken:
+    restart me".
+    """
+
+    error: BaseException
+
+
+class ActorContext:
+    """What an actor knows about where it runs: its ref, its system, its children."""
+
+    __slots__ = ("_cell",)
+
+    def __init__(self, cell: Any) -> None:
+        self._cell = cell
+
+    @property
+    def ref(self) -> ActorRef:
+        """This actor's own ref (stable across restarts)."""
+        ref: ActorRef = self._cell.ref
+        return ref
+
+    @property
+    def system(self) -> ActorSystem:
+        """The actor system this actor runs in."""
+        system: ActorSystem = self._cell.system
+        return system
+
+    @property
+    def path(self) -> str:
+        """This actor's path, like ``/app/llm/openai``."""
+        path: str = self._cell.path
+        return path
+
+    async def spawn(self, factory: Any, *, name: str, **options: Any) -> ActorRef:
+        """Spawn a child actor supervised by this actor (one-for-one).
+
+        Takes the same options as :meth:`ActorSystem.spawn`. Children outlive
+        restarts of this actor and stop when it stops.
+        """
+        group = self._cell.children_group()
+        ref: ActorRef = await group.spawn(factory, name=name, **options)
+        return ref
+
+    def stop(self) -> None:
+        """Exit normally after the current message.
+
+        As in Erlang/OTP, a ``PERMANENT`` actor is started again; ``TRANSIENT``
+        and ``TEMPORARY`` actors stay stopped.
+        """
+        self._cell.request_exit()
+
+
+class Actor:
+    """Base class for actors: override :meth:`receive` (and optionally the hooks).
+
+    An actor handles one message at a time. Whatever ``receive`` returns answers
+    an ``ask``; returning :class:`Failure` answers with an error without failing.
+    """
+
+    _context: ActorContext | None = None
+
+    @property
+    def context(self) -> ActorContext:
+        """The actor's context; available from ``on_start`` on."""
+        if self._context is None:
+            raise ConfigurationError(
+                "the actor context exists only once the actor is spawned"
+                " (use it from on_start or receive, not __init__)"
+            )
+        return self._context
+
+    async def on_start(self) -> None:
+        """Called before the first message of each incarnation."""
+
+    async def on_stop(self) -> None:
+        """Called when the actor stops, fails or is about to be restarted."""
+
+    async def receive(self, message: Any) -> Any:
+        """Handle one message; the return value answers an ``ask``."""
+        raise NotImplementedError(f"{type(self).__name__} must implement receive()")

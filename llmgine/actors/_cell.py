@@ -1,0 +1,362 @@
+"""The cell: the live part of one actor: its mailbox, incarnations and dispatch loop."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+from .._exceptions import ActorStopped, ConfigurationError
+from ._actor import Actor, ActorContext, Failure
+from ._breaker import BreakerRuntime, BreakerState
+from ._dead_letters import DeadLetter, DeadLetterReason
+from ._envelope import Envelope
+from ._mailbox import MailboxQueue
+from ._ref import ActorRef, ActorStatistics
+from ._tracing import RecordKind, current_trace, traced
+
+if TYPE_CHECKING:
+    from ._supervisor import ChildSpec, Supervisor
+    from ._system import ActorSystem
+
+__all__ = ["Cell"]
+
+#: Messages handled in a row before the loop lets other tasks run.
+BATCH = 128
+
+
+class Cell:
+    """One actor's runtime: it outlives every instance the factory makes."""
+
+    def __init__(self, system: ActorSystem, parent: Supervisor, spec: ChildSpec) -> None:
+        self.system = system
+        self.parent = parent
+        self.spec = spec
+        self.name = spec.name
+        self.path = f"{parent.path}/{spec.name}"
+        self.restart = spec.restart
+        self.queue = MailboxQueue(spec.mailbox, self)
+        self.breaker = (
+            None
+            if spec.breaker is None
+            else BreakerRuntime(spec.breaker, self._breaker_changed)
+        )
+        self.ref = ActorRef(self)
+        self.restarts = 0
+        self.generation = 0
+        self.finalized = False
+        self.running = False
+        self._active = False
+        self._current: object = None
+        self._busy = False
+        self._stop_requested = False
+        self._exit_requested = False
+        self._final = False
+        self._sleeping = False
+        self._done: trio.Event | None = None
+        self._scope: trio.CancelScope | None = None
+        self._task: trio.lowlevel.Task | None = None
+        self._children: Supervisor | None = None
+
+    # -- idle accounting -------------------------------------------------------
+    def mark_active(self) -> None:
+        """This actor has work (or is starting); the system is not idle."""
+        if not self._active:
+            self._active = True
+            self.system.activity(+1)
+
+    def mark_idle(self) -> None:
+        """This actor waits for work."""
+        if self._active:
+            self._active = False
+            self.system.activity(-1)
+
+    # -- lifecycle -------------------------------------------------------------
+    def start(self, delay: float = 0.0) -> None:
+        """Start a new incarnation (after ``delay`` seconds) in the system nursery."""
+        self.generation += 1
+        self._stop_requested = False
+        self._exit_requested = False
+        self._done = trio.Event()
+        self.running = True
+        self.mark_active()
+        if self._children is not None and not self._children.running:
+            self._children.start(delay)
+        self.system.nursery.start_soon(
+            self._incarnation, self._done, delay, name=f"actor {self.path}"
+        )
+
+    async def _incarnation(self, done: trio.Event, delay: float) -> None:
+        self._task = trio.lowlevel.current_task()
+        failure: Exception | None = None
+        instance: Actor | None = None
+        try:
+            with trio.CancelScope() as scope:
+                self._scope = scope
+                if delay > 0:
+                    self._sleeping = True
+                    await trio.sleep(delay)
+                    self._sleeping = False
+                if self._stop_requested:
+                    return
+                try:
+                    instance = self._make()
+                    await instance.on_start()
+                    self.system.event(
+                        RecordKind.ACTOR_RESTARTED
+                        if self.generation > 1
+                        else RecordKind.ACTOR_STARTED,
+                        self.path,
+                        {"llmgine.actor.generation": self.generation},
+                    )
+                    await self._dispatch(instance)
+                except Exception as exc:
+                    failure = exc
+            if scope.cancelled_caught and self._current is not None:
+                item, self._current = self._current, None
+                self.dead_letter(item, DeadLetterReason.ACTOR_STOPPED, None)
+            if instance is not None:
+                await self._call_on_stop(instance)
+        finally:
+            self._sleeping = False
+            self._scope = None
+            self._task = None
+            self.running = False
+            done.set()
+        if failure is not None:
+            self.system.event(
+                RecordKind.ACTOR_FAILED, self.path, {}, error=failure, actor=self.path
+            )
+            if self._final:
+                await self.finalize()
+            else:
+                await self.parent.child_failed(self, failure)
+        elif self._final:
+            await self.finalize()
+        elif self._exit_requested and not self._stop_requested:
+            await self.parent.child_exited(self)
+
+    def _make(self) -> Actor:
+        instance = self.spec.factory()
+        if not isinstance(instance, Actor):
+            raise ConfigurationError(
+                f"the factory of {self.path} must return an Actor"
+                f" (got {type(instance).__name__})"
+            )
+        instance._context = ActorContext(self)
+        return instance
+
+    async def _call_on_stop(self, instance: Actor) -> None:
+        try:
+            with trio.move_on_after(self.system.shutdown_timeout):
+                await instance.on_stop()
+        except Exception as exc:
+            self.system.event(
+                RecordKind.ACTOR_FAILED,
+                self.path,
+                {"llmgine.hook": "on_stop"},
+                error=exc,
+                actor=self.path,
+            )
+
+    async def _dispatch(self, instance: Actor) -> None:
+        queue = self.queue
+        receive = instance.receive
+        breaker = self.breaker
+        batch = 0
+        while not (self._stop_requested or self._exit_requested):
+            item = queue.pop()
+            if item is None:
+                await queue.wait_for_work()
+                batch = 0
+                continue
+            self._current = item
+            if type(item) is Envelope:
+                await self._handle_envelope(item, receive)
+            else:
+                try:
+                    result = await receive(item)
+                except Exception as exc:
+                    self._current = None
+                    queue.failed += 1
+                    self.dead_letter(item, DeadLetterReason.HANDLER_FAILED, exc)
+                    if breaker is not None:
+                        breaker.failure()
+                    raise
+                queue.processed += 1
+                if breaker is not None:
+                    if type(result) is Failure:
+                        breaker.failure()
+                    else:
+                        breaker.success()
+            self._current = None
+            batch += 1
+            if batch >= BATCH:
+                batch = 0
+                await trio.lowlevel.checkpoint()
+
+    async def _handle_envelope(self, envelope: Envelope, receive: Any) -> None:
+        message = envelope.message
+        reply = envelope.reply
+        breaker = self.breaker
+        token = current_trace.set(envelope.trace) if envelope.traced else None
+        try:
+            with (
+                traced(
+                    RecordKind.MESSAGE,
+                    f"receive {type(message).__name__}",
+                    {"llmgine.actor.path": self.path, "llmgine.ask": reply is not None},
+                    actor=self.path,
+                )
+                if token is not None
+                else _NULL
+            ):
+                result = await receive(message)
+        except Exception as exc:
+            self._current = None
+            self.queue.failed += 1
+            self.dead_letter(envelope, DeadLetterReason.HANDLER_FAILED, exc)
+            if breaker is not None and not (reply is not None and reply.abandoned):
+                breaker.failure()
+            raise
+        finally:
+            if token is not None:
+                current_trace.reset(token)
+        self.queue.processed += 1
+        failed = type(result) is Failure
+        if reply is not None:
+            if failed:
+                reply.set_error(result.error)
+            else:
+                reply.set_value(result)
+        if breaker is not None and not (reply is not None and reply.abandoned):
+            if failed:
+                breaker.failure()
+            else:
+                breaker.success()
+
+    def request_exit(self) -> None:
+        """Exit normally after the current message (``context.stop()``)."""
+        self._exit_requested = True
+        self.queue.wake_consumer()
+
+    async def halt(self) -> None:
+        """End the current incarnation gracefully, then brutally; keep the mailbox."""
+        done = self._done
+        if done is None or done.is_set():
+            return
+        self._stop_requested = True
+        self.queue.wake_consumer()
+        if self._sleeping and self._scope is not None:
+            self._scope.cancel()
+        with trio.move_on_after(self.system.shutdown_timeout):
+            await done.wait()
+        if not done.is_set():
+            if self._scope is not None:
+                self._scope.cancel()
+            await done.wait()
+
+    async def stop(self) -> None:
+        """Stop for good (``ref.stop()``)."""
+        if self.finalized:
+            return
+        self._final = True
+        if trio.lowlevel.current_task() is self._task:
+            self._stop_requested = True
+            return
+        await self.halt()
+        await self.finalize()
+
+    async def finalize(self) -> None:
+        """Stop for good: halt, close the mailbox, dead-letter what is queued."""
+        if self.finalized:
+            return
+        self.finalized = True
+        self._final = True
+        if self._children is not None:
+            await self._children.finalize()
+        await self.halt()
+        self.close()
+        self.parent.remove(self)
+        self.system.event(RecordKind.ACTOR_STOPPED, self.path, {}, actor=self.path)
+
+    def close(self) -> None:
+        """Close the mailbox and dead-letter what it holds (never waits)."""
+        self.queue.close()
+        for item in self.queue.take_all():
+            self.dead_letter(item, DeadLetterReason.ACTOR_STOPPED, None)
+        self.mark_idle()
+
+    # -- children --------------------------------------------------------------
+    def children_group(self) -> Supervisor:
+        """The one-for-one group that supervises this actor's own children."""
+        if self._children is None:
+            from ._supervisor import OneForOne, Supervisor
+
+            self._children = Supervisor(
+                self.system, self.parent, self.name, self.path, OneForOne(), owner=self
+            )
+            self._children.running = True
+        return self._children
+
+    # -- dead letters and tracing ---------------------------------------------
+    def dead_letter(
+        self, item: object, reason: DeadLetterReason, error: BaseException | None
+    ) -> None:
+        """Send an accepted message to dead letters, failing its ask if any."""
+        message = item
+        if type(item) is Envelope:
+            message = item.message
+            reply = item.reply
+            if reply is not None and not reply.done.is_set():
+                reply.set_error(error or _reason_error(reason, self.path))
+        self.queue.dead_lettered += 1
+        letter = DeadLetter(
+            message=message, recipient=self.path, reason=reason, error=error
+        )
+        self.system.dead_letters.add(letter)
+
+    def _breaker_changed(self, before: BreakerState, after: BreakerState) -> None:
+        self.system.event(
+            RecordKind.BREAKER,
+            self.path,
+            {"llmgine.breaker.from": before.value, "llmgine.breaker.to": after.value},
+            actor=self.path,
+        )
+
+    def statistics(self) -> ActorStatistics:
+        """A snapshot of this actor's counters."""
+        queue = self.queue
+        return ActorStatistics(
+            path=self.path,
+            queued=len(queue),
+            capacity=queue.capacity,
+            accepted=queue.accepted,
+            processed=queue.processed,
+            failed=queue.failed,
+            dead_lettered=queue.dead_lettered,
+            restarts=self.restarts,
+            breaker=None if self.breaker is None else self.breaker.state,
+            running=self.running,
+        )
+
+
+def _reason_error(reason: DeadLetterReason, path: str) -> BaseException:
+    from .._exceptions import CircuitOpenError, MailboxFull
+
+    if reason is DeadLetterReason.CIRCUIT_OPEN:
+        return CircuitOpenError(f"circuit of {path} is open")
+    if reason in (DeadLetterReason.MAILBOX_FULL, DeadLetterReason.DROPPED_OLDEST):
+        return MailboxFull(f"mailbox of {path} is full: message dropped")
+    return ActorStopped(f"{path} stopped before handling the message")
+
+
+class _NullContext:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+_NULL = _NullContext()

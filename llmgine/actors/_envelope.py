@@ -1,0 +1,59 @@
+"""Envelopes: what travels in a mailbox when a message needs more than itself.
+
+A plain ``tell`` from untraced code puts the bare message in the mailbox; an
+``ask`` or a traced ``tell`` wraps it in an :class:`Envelope` carrying the reply
+slot and the sender's trace context.
+"""
+
+from __future__ import annotations
+
+import trio
+
+from ._tracing import TraceContext
+
+__all__ = ["Envelope", "Reply"]
+
+
+class Reply:
+    """Where the answer to an ``ask`` goes."""
+
+    __slots__ = ("abandoned", "done", "error", "value")
+
+    def __init__(self) -> None:
+        self.done = trio.Event()
+        self.value: object = None
+        self.error: BaseException | None = None
+        self.abandoned = False
+
+    def set_value(self, value: object) -> None:
+        """Answer with a value."""
+        self.value = value
+        self.done.set()
+
+    def set_error(self, error: BaseException) -> None:
+        """Answer with an error, raised in the asker."""
+        self.error = error
+        self.done.set()
+
+
+class Envelope:
+    """A message with its reply slot and trace context."""
+
+    __slots__ = ("message", "reply", "trace", "traced")
+
+    def __init__(
+        self,
+        message: object,
+        reply: Reply | None,
+        trace: TraceContext | None,
+        traced: bool,
+    ) -> None:
+        self.message = message
+        self.reply = reply
+        self.trace = trace
+        self.traced = traced
+
+
+def unwrap(item: object) -> object:
+    """The message a sender sent, whether or not it travelled in an envelope."""
+    return item.message if type(item) is Envelope else item

@@ -1,0 +1,189 @@
+"""Mailbox configuration and the queue a ref owns.
+
+A mailbox is a deque per priority lane plus two parking lots: one for the actor
+waiting for work, one for senders waiting for space. The consumer is woken only
+when its mailbox goes from empty to non-empty, and drains in batches, so a busy
+actor costs no scheduler trip per message.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+from typing import TYPE_CHECKING
+
+import attrs
+import trio
+
+from .._exceptions import ConfigurationError
+
+if TYPE_CHECKING:
+    from ._cell import Cell
+
+__all__ = ["Mailbox", "Overflow", "Priority"]
+
+
+class Priority(enum.IntEnum):
+    """Mailbox lanes, highest first. FIFO within a lane.
+
+    ``SYSTEM`` is for control traffic and is not bounded by the mailbox capacity.
+    """
+
+    SYSTEM = 0
+    HIGH = 1
+    NORMAL = 2
+    LOW = 3
+
+
+class Overflow(enum.Enum):
+    """What a full mailbox does with one more message."""
+
+    #: ``tell`` waits for space; ``tell_nowait`` raises :class:`MailboxFull`.
+    BACKPRESSURE = "backpressure"
+    #: The new message is accepted and goes straight to dead letters.
+    DROP_NEWEST = "drop_newest"
+    #: The oldest message of the lowest non-empty lane (at or below the new
+    #: message's priority) goes to dead letters to make room.
+    DROP_OLDEST = "drop_oldest"
+    #: ``tell`` raises :class:`MailboxFull`; the sender keeps the message.
+    REJECT = "reject"
+
+
+def _positive_capacity(_: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigurationError(
+            f"'{attribute.name}' must be a positive int (got {value!r})"
+        )
+
+
+def _overflow(value: Overflow | str) -> Overflow:
+    if isinstance(value, Overflow):
+        return value
+    try:
+        return Overflow(value)
+    except ValueError:
+        names = ", ".join(o.value for o in Overflow)
+        raise ConfigurationError(
+            f"'overflow' must be one of {names} (got {value!r})"
+        ) from None
+
+
+@attrs.frozen(kw_only=True)
+class Mailbox:
+    """A bounded mailbox: how many messages it holds and what happens when full."""
+
+    capacity: int = attrs.field(default=1000, validator=_positive_capacity)
+    overflow: Overflow = attrs.field(default=Overflow.BACKPRESSURE, converter=_overflow)
+
+
+class MailboxQueue:
+    """The live queue behind one ref. It survives restarts of its actor."""
+
+    __slots__ = (
+        "accepted",
+        "capacity",
+        "closed",
+        "consumer_waiting",
+        "dead_lettered",
+        "failed",
+        "lanes",
+        "overflow",
+        "owner",
+        "processed",
+        "senders",
+        "senders_waiting",
+        "size",
+        "wakeup",
+    )
+
+    def __init__(self, config: Mailbox, owner: Cell) -> None:
+        self.capacity = config.capacity
+        self.overflow = config.overflow
+        self.owner = owner
+        self.lanes: tuple[deque[object], ...] = (deque(), deque(), deque(), deque())
+        self.size = 0  # messages in the bounded lanes (all but SYSTEM)
+        self.closed = False
+        self.consumer_waiting = False
+        self.wakeup = trio.lowlevel.ParkingLot()
+        self.senders = trio.lowlevel.ParkingLot()
+        self.senders_waiting = 0
+        self.accepted = 0
+        self.processed = 0
+        self.failed = 0
+        self.dead_lettered = 0
+
+    def __len__(self) -> int:
+        return self.size + len(self.lanes[0])
+
+    def push(self, item: object, lane: int) -> None:
+        """Append an accepted item and wake the consumer if it sleeps."""
+        self.lanes[lane].append(item)
+        if lane:
+            self.size += 1
+        self.accepted += 1
+        if self.consumer_waiting:
+            self.consumer_waiting = False
+            self.owner.mark_active()
+            self.wakeup.unpark()
+
+    def pop(self) -> object | None:
+        """Take the next item (highest lane first), or None when empty."""
+        lanes = self.lanes
+        for lane in lanes:
+            if lane:
+                item = lane.popleft()
+                if lane is not lanes[0]:
+                    self.size -= 1
+                    if self.senders_waiting:
+                        self.senders.unpark()
+                return item
+        return None
+
+    def evict_oldest(self, at_or_below: int) -> object | None:
+        """Remove the oldest item of the lowest non-empty lane not above the given one."""
+        for index in range(3, at_or_below - 1, -1):
+            lane = self.lanes[index]
+            if lane and index:
+                self.size -= 1
+                return lane.popleft()
+        return None
+
+    def take_all(self) -> list[object]:
+        """Empty every lane, highest first, and return what was queued."""
+        items: list[object] = []
+        for lane in self.lanes:
+            items.extend(lane)
+            lane.clear()
+        self.size = 0
+        return items
+
+    async def wait_for_space(self) -> None:
+        """Park a sender until the consumer takes something (or the box closes)."""
+        self.senders_waiting += 1
+        try:
+            await self.senders.park()
+        finally:
+            self.senders_waiting -= 1
+
+    async def wait_for_work(self) -> None:
+        """Park the consumer until something is pushed (or it is woken to stop)."""
+        self.consumer_waiting = True
+        self.owner.mark_idle()
+        try:
+            await self.wakeup.park()
+        finally:
+            if self.consumer_waiting:  # woken by cancellation or a stop request
+                self.consumer_waiting = False
+                self.owner.mark_active()
+
+    def wake_consumer(self) -> None:
+        """Wake the consumer without pushing anything (stop requests)."""
+        if self.consumer_waiting:
+            self.consumer_waiting = False
+            self.owner.mark_active()
+            self.wakeup.unpark()
+
+    def close(self) -> None:
+        """Refuse new messages and release every waiting sender."""
+        self.closed = True
+        self.senders.unpark_all()

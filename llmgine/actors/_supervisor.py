@@ -1,0 +1,369 @@
+"""Supervision: strategies, restart types, backoff, and the supervisor node."""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Union
+
+import attrs
+import trio
+
+from .._exceptions import ConfigurationError, SupervisionError
+from ._actor import Actor
+from ._breaker import CircuitBreaker
+from ._mailbox import Mailbox
+from ._tracing import RecordKind
+
+if TYPE_CHECKING:
+    from ._cell import Cell
+    from ._ref import ActorRef
+    from ._system import ActorSystem
+
+__all__ = [
+    "Backoff",
+    "ChildSpec",
+    "OneForAll",
+    "OneForOne",
+    "RestForOne",
+    "Restart",
+    "Strategy",
+    "Supervisor",
+    "SupervisorRef",
+]
+
+
+class Restart(enum.Enum):
+    """When a supervisor starts a child again (Erlang/OTP restart types)."""
+
+    #: Always: after an error or a normal exit.
+    PERMANENT = "permanent"
+    #: Only after an error.
+    TRANSIENT = "transient"
+    #: Never.
+    TEMPORARY = "temporary"
+
+
+def _non_negative(_: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ConfigurationError(
+            f"'{attribute.name}' must be a number >= 0 (got {value!r})"
+        )
+
+
+@attrs.frozen(kw_only=True)
+class Backoff:
+    """Wait between restarts: ``initial * multiplier ** (n - 1)``, capped at ``maximum``.
+
+    ``n`` counts the restarts within the strategy's intensity window.
+    """
+
+    initial: float = attrs.field(default=0.05, validator=_non_negative)
+    maximum: float = attrs.field(default=5.0, validator=_non_negative)
+    multiplier: float = attrs.field(default=2.0, validator=_non_negative)
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before restart number ``attempt`` (1-based)."""
+        return float(
+            min(self.initial * self.multiplier ** max(attempt - 1, 0), self.maximum)
+        )
+
+
+def _max_restarts(_: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigurationError(
+            f"'{attribute.name}' must be an int >= 0 (got {value!r})"
+        )
+
+
+def _within(_: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ConfigurationError(
+            f"'{attribute.name}' must be a positive number (got {value!r})"
+        )
+
+
+@attrs.frozen(kw_only=True)
+class _StrategyBase:
+    max_restarts: int = attrs.field(default=3, validator=_max_restarts)
+    within: float = attrs.field(default=5.0, validator=_within)
+    backoff: Backoff | None = None
+
+
+@attrs.frozen(kw_only=True)
+class OneForOne(_StrategyBase):
+    """Restart only the child that failed."""
+
+
+@attrs.frozen(kw_only=True)
+class OneForAll(_StrategyBase):
+    """Restart every child when one fails."""
+
+
+@attrs.frozen(kw_only=True)
+class RestForOne(_StrategyBase):
+    """Restart the failed child and every child started after it."""
+
+
+Strategy = Union[OneForOne, OneForAll, RestForOne]  # noqa: UP007
+
+
+@attrs.frozen(kw_only=True)
+class ChildSpec:
+    """How to (re)start one actor."""
+
+    name: str
+    factory: Callable[[], Actor]
+    mailbox: Mailbox
+    restart: Restart
+    breaker: CircuitBreaker | None
+
+
+def _check_name(name: object) -> str:
+    if not isinstance(name, str) or not name or "/" in name:
+        raise ConfigurationError(
+            f"'name' must be a non-empty str without '/' (got {name!r})"
+        )
+    return name
+
+
+Node = Union["Cell", "Supervisor"]
+
+
+class Supervisor:
+    """A supervisor node: starts, watches and restarts its children.
+
+    Supervisors hold no mailbox of their own: failures reach them as calls from
+    the failing child's task, so supervision never waits behind user messages.
+    """
+
+    def __init__(
+        self,
+        system: ActorSystem,
+        parent: Supervisor | None,
+        name: str,
+        path: str,
+        strategy: Strategy,
+        *,
+        restart: Restart = Restart.PERMANENT,
+        owner: Cell | None = None,
+    ) -> None:
+        self.system = system
+        self.parent = parent
+        self.name = name
+        self.path = path
+        self.strategy = strategy
+        self.restart = restart
+        self.owner = owner
+        self.children: list[Node] = []
+        self.restarts = 0
+        self.generation = 1
+        self.running = False
+        self.finalized = False
+        self._times: deque[float] = deque()
+        self._lock = trio.Lock()
+        self.ref = SupervisorRef(self)
+
+    # -- building the tree -----------------------------------------------------
+    def _claim(self, name: object) -> str:
+        if self.finalized:
+            raise ConfigurationError(f"supervisor {self.path} has stopped")
+        checked = _check_name(name)
+        if any(child.name == checked for child in self.children):
+            raise ConfigurationError(f"{self.path} already has a child named {checked!r}")
+        return checked
+
+    async def spawn(
+        self,
+        factory: Callable[[], Actor],
+        *,
+        name: str,
+        mailbox: Mailbox | None = None,
+        restart: Restart = Restart.PERMANENT,
+        breaker: CircuitBreaker | None = None,
+    ) -> ActorRef:
+        """Start a child actor under this supervisor and return its ref."""
+        from ._cell import Cell
+
+        if not callable(factory):
+            raise ConfigurationError(
+                f"'factory' must be a callable returning an Actor (got {factory!r})"
+            )
+        spec = ChildSpec(
+            name=self._claim(name),
+            factory=factory,
+            mailbox=Mailbox() if mailbox is None else mailbox,
+            restart=Restart(restart),
+            breaker=breaker,
+        )
+        cell = Cell(self.system, self, spec)
+        self.children.append(cell)
+        self.system.register(cell)
+        self.system.event(RecordKind.ACTOR_SPAWNED, cell.path, {}, actor=cell.path)
+        cell.start()
+        await trio.lowlevel.checkpoint()
+        return cell.ref
+
+    async def spawn_supervisor(
+        self,
+        name: str,
+        *,
+        strategy: Strategy | None = None,
+        restart: Restart = Restart.PERMANENT,
+    ) -> SupervisorRef:
+        """Start a child supervisor (trees of any depth)."""
+        checked = self._claim(name)
+        child = Supervisor(
+            self.system,
+            self,
+            checked,
+            f"{self.path}/{checked}",
+            OneForOne() if strategy is None else strategy,
+            restart=Restart(restart),
+        )
+        child.running = True
+        self.children.append(child)
+        self.system.register(child)
+        await trio.lowlevel.checkpoint()
+        return child.ref
+
+    def remove(self, child: Node) -> None:
+        """Forget a child that stopped for good."""
+        if child in self.children:
+            self.children.remove(child)
+        self.system.unregister(child)
+
+    # -- lifecycle (called by the parent) -------------------------------------
+    def start(self, delay: float = 0.0) -> None:
+        """Start every child again from its spec (same refs, same mailboxes)."""
+        self.generation += 1
+        self._times.clear()
+        self.running = True
+        for child in self.children:
+            child.start(delay)
+
+    async def halt(self) -> None:
+        """Stop every child, in reverse start order, keeping their mailboxes."""
+        self.running = False
+        for child in reversed(list(self.children)):
+            await child.halt()
+
+    async def finalize(self) -> None:
+        """Stop every child for good, in reverse start order."""
+        if self.finalized:
+            return
+        self.finalized = True
+        self.running = False
+        for child in reversed(list(self.children)):
+            await child.finalize()
+        if self.owner is None and self.parent is not None:
+            self.parent.remove(self)
+
+    def close(self) -> None:
+        """Close every mailbox below (never waits; used on cancellation)."""
+        for child in self.children:
+            child.close()
+
+    # -- failures --------------------------------------------------------------
+    async def child_failed(self, child: Node, error: BaseException) -> None:
+        """A child raised (or escalated): apply the strategy."""
+        async with self._lock:
+            if self.finalized or child not in self.children:
+                return
+            if child.restart is Restart.TEMPORARY:
+                await child.finalize()
+                return
+            await self._restart(child, error)
+
+    async def child_exited(self, child: Node) -> None:
+        """A child exited normally (``context.stop()``)."""
+        async with self._lock:
+            if self.finalized or child not in self.children:
+                return
+            if child.restart is not Restart.PERMANENT:
+                await child.finalize()
+                return
+            await self._restart(child, None)
+
+    async def _restart(self, child: Node, error: BaseException | None) -> None:
+        strategy = self.strategy
+        now = trio.current_time()
+        times = self._times
+        times.append(now)
+        while times and now - times[0] > strategy.within:
+            times.popleft()
+        if len(times) > strategy.max_restarts:
+            await self._give_up(error)
+            return
+        delay = 0.0 if strategy.backoff is None else strategy.backoff.delay(len(times))
+        if isinstance(strategy, OneForAll):
+            targets = list(self.children)
+        elif isinstance(strategy, RestForOne):
+            targets = self.children[self.children.index(child) :]
+        else:
+            targets = [child]
+        for target in reversed(targets):
+            await target.halt()
+        for target in targets:
+            target.restarts += 1
+            target.start(delay)
+
+    async def _give_up(self, error: BaseException | None) -> None:
+        failure = SupervisionError(
+            f"supervisor {self.path} gave up: more than"
+            f" {self.strategy.max_restarts} restarts within {self.strategy.within}s"
+        )
+        failure.__cause__ = error
+        self.system.event(RecordKind.ACTOR_FAILED, self.path, {}, error=failure)
+        await self.halt()
+        if self.owner is not None:
+            await self.owner.halt()
+            await self.owner.parent.child_failed(self.owner, failure)
+        elif self.parent is None:
+            self.system.fail(failure)
+        else:
+            await self.parent.child_failed(self, failure)
+
+
+class SupervisorRef:
+    """A handle to a supervisor: spawn children and nested supervisors under it."""
+
+    __slots__ = ("_node",)
+
+    def __init__(self, node: Supervisor) -> None:
+        self._node = node
+
+    def __repr__(self) -> str:
+        return f"<SupervisorRef {self._node.path}>"
+
+    @property
+    def path(self) -> str:
+        """The supervisor's path, like ``/app/llm``."""
+        return self._node.path
+
+    @property
+    def name(self) -> str:
+        """The supervisor's name among its siblings."""
+        return self._node.name
+
+    @property
+    def restarts(self) -> int:
+        """How many times this supervisor's subtree was restarted by its parent."""
+        return self._node.restarts
+
+    async def spawn(self, factory: Callable[[], Actor], **options: Any) -> ActorRef:
+        """Start a child actor (same options as :meth:`ActorSystem.spawn`)."""
+        return await self._node.spawn(factory, **options)
+
+    async def spawn_supervisor(self, name: str, **options: Any) -> SupervisorRef:
+        """Start a nested supervisor."""
+        return await self._node.spawn_supervisor(name, **options)
+
+    def children(self) -> list[str]:
+        """The paths of the children, in start order."""
+        return [child.path for child in self._node.children]
+
+    async def stop(self) -> None:
+        """Stop the supervisor and its whole subtree for good."""
+        await self._node.finalize()

@@ -1,0 +1,318 @@
+"""The actor system: a trio nursery, a root supervisor, dead letters, a tracer hook."""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import TypeAlias
+
+import attrs
+import trio
+
+from .._exceptions import ConfigurationError
+from ._actor import Actor
+from ._breaker import CircuitBreaker
+from ._cell import Cell
+from ._dead_letters import DeadLetters, DeadLetterStore
+from ._mailbox import Mailbox
+from ._ref import ActorRef
+from ._supervisor import OneForOne, Restart, Strategy, Supervisor, SupervisorRef
+from ._tracing import (
+    RecordKind,
+    TraceContext,
+    TraceRecord,
+    TraceSink,
+    current_sink,
+    current_trace,
+    new_span_id,
+)
+
+__all__ = [
+    "ActorSystem",
+    "SystemStatistics",
+    "current_system",
+    "open_actor_system",
+    "set_default_tracer_factory",
+]
+
+Node: TypeAlias = Cell | Supervisor
+
+_current_system: contextvars.ContextVar[ActorSystem | None] = contextvars.ContextVar(
+    "llmgine_current_system", default=None
+)
+_default_tracer_factory: Callable[[], TraceSink | None] | None = None
+
+
+def set_default_tracer_factory(factory: Callable[[], TraceSink | None] | None) -> None:
+    """Install what ``open_actor_system`` calls when no tracer is passed.
+
+    ``llmgine`` installs a factory that reads ``LLMGINE_TRACE``; the runtime
+    itself knows nothing of the handlers.
+    """
+    global _default_tracer_factory
+    _default_tracer_factory = factory
+
+
+def current_system() -> ActorSystem | None:
+    """The actor system the calling task runs in, or None."""
+    return _current_system.get()
+
+
+@attrs.frozen(kw_only=True)
+class SystemStatistics:
+    """Counters summed over every actor the system has run.
+
+    At every quiescent point ``accepted == processed + dead_lettered + queued``.
+    """
+
+    actors: int
+    accepted: int
+    processed: int
+    failed: int
+    dead_lettered: int
+    queued: int
+    restarts: int
+    dead_letters_held: int
+
+    @property
+    def lost(self) -> int:
+        """Accepted messages not accounted for (0 unless messages are in flight)."""
+        return self.accepted - self.processed - self.dead_lettered - self.queued
+
+
+class ActorSystem:
+    """A running actor system. Made by :func:`open_actor_system`."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        tracer: TraceSink | None,
+        store: DeadLetterStore | None,
+        shutdown_timeout: float,
+        strategy: Strategy,
+    ) -> None:
+        self.name = name
+        self.tracer = tracer
+        self.shutdown_timeout = shutdown_timeout
+        self.dead_letters = DeadLetters(store=store)
+        self.dead_letters._system = self
+        self.tell_budget = 64
+        self._nursery: trio.Nursery | None = None
+        self._nodes: dict[str, Node] = {}
+        self._retired = [0, 0, 0, 0, 0]  # accepted, processed, failed, dl, restarts
+        self._active = 0
+        self._idle: trio.Event | None = None
+        self._failure: BaseException | None = None
+        self.root = Supervisor(self, None, name, f"/{name}", strategy)
+        self.root.running = True
+
+    def __repr__(self) -> str:
+        return f"<ActorSystem {self.name}>"
+
+    @property
+    def nursery(self) -> trio.Nursery:
+        """The nursery actor tasks run in."""
+        if self._nursery is None:
+            raise ConfigurationError("the actor system is not running")
+        return self._nursery
+
+    @property
+    def path(self) -> str:
+        """The root path, ``/{name}``."""
+        return self.root.path
+
+    async def spawn(
+        self,
+        factory: Callable[[], Actor],
+        *,
+        name: str,
+        mailbox: Mailbox | None = None,
+        restart: Restart = Restart.PERMANENT,
+        breaker: CircuitBreaker | None = None,
+    ) -> ActorRef:
+        """Start an actor under the root supervisor.
+
+        ``factory`` is a zero-argument callable returning an :class:`Actor` (a
+        class or a ``functools.partial``); a restart calls it again.
+        """
+        return await self.root.spawn(
+            factory, name=name, mailbox=mailbox, restart=restart, breaker=breaker
+        )
+
+    async def spawn_supervisor(
+        self,
+        name: str,
+        *,
+        strategy: Strategy | None = None,
+        restart: Restart = Restart.PERMANENT,
+    ) -> SupervisorRef:
+        """Start a supervisor under the root; spawn children through its ref."""
+        return await self.root.spawn_supervisor(name, strategy=strategy, restart=restart)
+
+    def lookup(self, path: str) -> ActorRef | SupervisorRef | None:
+        """The ref at ``path`` (like ``/app/llm/openai``), or None."""
+        node = self._nodes.get(path)
+        return None if node is None else node.ref
+
+    def register(self, node: Node) -> None:
+        """Record a new node under its path."""
+        self._nodes[node.path] = node
+
+    def unregister(self, node: Node) -> None:
+        """Forget a node that stopped for good, keeping its counters."""
+        if self._nodes.get(node.path) is node:
+            del self._nodes[node.path]
+        if isinstance(node, Cell):
+            q = node.queue
+            retired = self._retired
+            retired[0] += q.accepted
+            retired[1] += q.processed
+            retired[2] += q.failed
+            retired[3] += q.dead_lettered
+            retired[4] += node.restarts
+
+    def statistics(self) -> SystemStatistics:
+        """Counters summed over the whole system, stopped actors included."""
+        accepted, processed, failed, dead, restarts = self._retired
+        queued = 0
+        actors = 0
+        for node in self._nodes.values():
+            if isinstance(node, Cell):
+                q = node.queue
+                actors += 1
+                accepted += q.accepted
+                processed += q.processed
+                failed += q.failed
+                dead += q.dead_lettered
+                queued += len(q)
+                restarts += node.restarts
+        return SystemStatistics(
+            actors=actors,
+            accepted=accepted,
+            processed=processed,
+            failed=failed,
+            dead_lettered=dead,
+            queued=queued,
+            restarts=restarts,
+            dead_letters_held=len(self.dead_letters),
+        )
+
+    # -- idleness --------------------------------------------------------------
+    def activity(self, delta: int) -> None:
+        """Count actors with work; wake ``wait_until_idle`` when none have."""
+        self._active += delta
+        if self._active == 0 and self._idle is not None:
+            self._idle.set()
+            self._idle = None
+
+    async def wait_until_idle(self) -> None:
+        """Return once every mailbox is empty and no actor is handling a message."""
+        while self._active > 0:
+            if self._idle is None:
+                self._idle = trio.Event()
+            await self._idle.wait()
+        await trio.lowlevel.checkpoint()
+
+    # -- tracing and failure ---------------------------------------------------
+    def event(
+        self,
+        kind: RecordKind,
+        name: str,
+        attributes: Mapping[str, object],
+        *,
+        error: BaseException | None = None,
+        actor: str | None = None,
+    ) -> None:
+        """Hand a point event to the tracer, if there is one (never waits)."""
+        tracer = self.tracer
+        if tracer is None:
+            return
+        parent = current_trace.get()
+        ctx = parent if parent is not None else TraceContext.new_root()
+        tracer.emit(
+            TraceRecord(
+                kind=kind,
+                name=name,
+                trace_id=ctx.trace_id,
+                span_id=new_span_id(),
+                parent_id=parent.span_id if parent is not None else None,
+                actor=actor or name,
+                error=None if error is None else f"{type(error).__qualname__}: {error}",
+                error_type=None if error is None else type(error).__qualname__,
+                attributes=dict(attributes),
+            )
+        )
+
+    def fail(self, error: BaseException) -> None:
+        """The root gave up: end the system with ``error``."""
+        if self._failure is None:
+            self._failure = error
+        if self._nursery is not None:
+            self._nursery.cancel_scope.cancel()
+
+
+@asynccontextmanager
+async def open_actor_system(
+    name: str = "system",
+    *,
+    tracer: TraceSink | None = None,
+    dead_letter_store: DeadLetterStore | None = None,
+    shutdown_timeout: float = 5.0,
+    strategy: Strategy | None = None,
+) -> AsyncIterator[ActorSystem]:
+    """Run an actor system for the duration of the ``async with`` block.
+
+    Leaving the block stops every actor gracefully, in reverse start order
+    (each within ``shutdown_timeout`` seconds, then cancelled). A failure that
+    escalates past the root supervisor leaves the block with a
+    :class:`SupervisionError`; cancelling the surrounding scope stops every actor.
+    With no ``tracer``, the one the ``LLMGINE_TRACE`` variable describes is used.
+    """
+    if not isinstance(name, str) or not name or "/" in name:
+        raise ConfigurationError(
+            f"'name' must be a non-empty str without '/' (got {name!r})"
+        )
+    if tracer is None and _default_tracer_factory is not None:
+        tracer = _default_tracer_factory()
+    system = ActorSystem(
+        name,
+        tracer=tracer,
+        store=dead_letter_store,
+        shutdown_timeout=shutdown_timeout,
+        strategy=OneForOne() if strategy is None else strategy,
+    )
+    system_token = _current_system.set(system)
+    sink_token = current_sink.set(tracer)
+    try:
+        await system.dead_letters._load()
+        async with trio.open_nursery() as service:
+            if tracer is not None:
+                tracer.start(system)
+                service.start_soon(tracer.run)
+            if dead_letter_store is not None:
+                service.start_soon(system.dead_letters._run_flusher)
+            try:
+                async with trio.open_nursery() as nursery:
+                    system._nursery = nursery
+                    try:
+                        yield system
+                        await system.root.finalize()
+                    finally:
+                        system.root.close()
+                    nursery.cancel_scope.cancel()
+            finally:
+                system._nursery = None
+                service.cancel_scope.cancel()
+        with trio.CancelScope(shield=True):
+            await system.dead_letters.flush()
+            if tracer is not None:
+                await tracer.aclose()
+    finally:
+        if dead_letter_store is not None:
+            dead_letter_store.close()
+        current_sink.reset(sink_token)
+        _current_system.reset(system_token)
+    if system._failure is not None:
+        raise system._failure
