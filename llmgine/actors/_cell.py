@@ -41,6 +41,7 @@ class Cell:
             if spec.breaker is None
             else BreakerRuntime(spec.breaker, self._breaker_changed)
         )
+        self.traced = system.tracer is not None
         self.ref = ActorRef(self)
         self.restarts = 0
         self.generation = 0
@@ -51,6 +52,7 @@ class Cell:
         self._busy = False
         self._stop_requested = False
         self._exit_requested = False
+        self._leave = False  # either of the two above: checked once per message
         self._final = False
         self._sleeping = False
         self._done: trio.Event | None = None
@@ -77,6 +79,7 @@ class Cell:
         self.generation += 1
         self._stop_requested = False
         self._exit_requested = False
+        self._leave = False
         self._done = trio.Event()
         self.running = True
         self.mark_active()
@@ -161,15 +164,23 @@ class Cell:
 
     async def _dispatch(self, instance: Actor) -> None:
         queue = self.queue
+        lanes = queue.lanes
+        urgent, high, normal = lanes[0], lanes[1], lanes[2]
         receive = instance.receive
         breaker = self.breaker
         batch = 0
-        while not (self._stop_requested or self._exit_requested):
-            item = queue.pop()
-            if item is None:
-                await queue.wait_for_work()
-                batch = 0
-                continue
+        while not self._leave:
+            if normal and not (urgent or high):
+                item = normal.popleft()
+                queue.size -= 1
+                if queue.senders_waiting:
+                    queue.senders.unpark()
+            else:
+                item = queue.pop()
+                if item is None:
+                    await queue.wait_for_work()
+                    batch = 0
+                    continue
             self._current = item
             if type(item) is Envelope:
                 await self._handle_envelope(item, receive)
@@ -238,6 +249,7 @@ class Cell:
     def request_exit(self) -> None:
         """Exit normally after the current message (``context.stop()``)."""
         self._exit_requested = True
+        self._leave = True
         self.queue.wake_consumer()
 
     async def halt(self) -> None:
@@ -246,6 +258,7 @@ class Cell:
         if done is None or done.is_set():
             return
         self._stop_requested = True
+        self._leave = True
         self.queue.wake_consumer()
         if self._sleeping and self._scope is not None:
             self._scope.cancel()
@@ -263,6 +276,7 @@ class Cell:
         self._final = True
         if trio.lowlevel.current_task() is self._task:
             self._stop_requested = True
+            self._leave = True
             return
         await self.halt()
         await self.finalize()

@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ActorRef", "ActorStatistics"]
 
-_NORMAL = int(Priority.NORMAL)
 _TELLS_PER_CHECKPOINT = 64
 
 
@@ -63,7 +62,7 @@ class ActorRef:
         return f"<ActorRef {self.path}>"
 
     def _wrap(self, message: object, reply: Reply | None) -> object:
-        if self._cell.system.tracer is None:
+        if not self._cell.traced:
             return message if reply is None else Envelope(message, reply, None, False)
         trace = current_trace.get()
         if reply is None and trace is None:
@@ -87,20 +86,28 @@ class ActorRef:
             queue.accepted += 1
             cell.dead_letter(message, DeadLetterReason.CIRCUIT_OPEN, None)
             return
-        lane = int(priority)
-        if lane and queue.size >= queue.capacity:
-            overflow = queue.overflow
-            if overflow is Overflow.BACKPRESSURE:
+        if priority and queue.size >= queue.capacity:
+            if queue.overflow is Overflow.BACKPRESSURE:
                 while queue.size >= queue.capacity:
                     await queue.wait_for_space()
                     if queue.closed:
                         self._release_trial()
                         raise ActorStopped(f"{self.path} has stopped")
-                queue.push(self._wrap(message, None), lane)
+                queue.push(self._wrap(message, None), priority)
                 return
-            if not self._overflow(message, lane, None):
+            if not self._overflow(message, priority, None):
                 return
-        queue.push(self._wrap(message, None), lane)
+        # The fast path of queue.push, inlined: this is the hottest line in llmgine.
+        if cell.traced:
+            message = self._wrap(message, None)
+        queue.lanes[priority].append(message)
+        if priority:
+            queue.size += 1
+        queue.accepted += 1
+        if queue.consumer_waiting:
+            queue.consumer_waiting = False
+            cell.mark_active()
+            queue.wakeup.unpark()
         system = cell.system
         system.tell_budget -= 1
         if system.tell_budget <= 0:
@@ -122,14 +129,13 @@ class ActorRef:
             queue.accepted += 1
             self._cell.dead_letter(message, DeadLetterReason.CIRCUIT_OPEN, None)
             return
-        lane = int(priority)
         if (
-            lane
+            priority
             and queue.size >= queue.capacity
-            and not self._overflow(message, lane, None, nowait=True)
+            and not self._overflow(message, priority, None, nowait=True)
         ):
             return
-        queue.push(self._wrap(message, None), lane)
+        queue.push(self._wrap(message, None), priority)
 
     def _overflow(
         self, message: object, lane: int, reply: Reply | None, *, nowait: bool = False
@@ -188,7 +194,7 @@ class ActorRef:
                 breaker_timeout = True
         reply = Reply()
         envelope = self._wrap(message, reply)
-        lane = int(priority)
+        lane = priority
         if lane and queue.size >= queue.capacity:
             if queue.overflow is Overflow.BACKPRESSURE:
                 deadline = math.inf if timeout is None else trio.current_time() + timeout

@@ -1,0 +1,167 @@
+"""Benchmark of the actor runtime: tell→receive and ask, against same-run baselines.
+
+Run: ``python stress/bench_runtime.py [--quick]``. Every figure is printed next to
+the baseline measured in the same process, as a ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import attrs
+import trio
+
+from llmgine.actors import Actor, Mailbox, open_actor_system
+
+
+@attrs.frozen
+class Tick:
+    """The benchmark's message."""
+
+    n: int
+
+
+class Sink(Actor):
+    """Counts what it receives; answers asks with the count."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    async def receive(self, message: Any) -> Any:
+        self.count += 1
+        return self.count
+
+
+def bare_loop(n: int) -> float:
+    """Build a message and drive a receive coroutine to completion, n times."""
+    sink = Sink()
+    start = time.perf_counter()
+    for i in range(n):
+        coro = sink.receive(Tick(i))
+        try:
+            coro.send(None)
+        except StopIteration:
+            pass
+    return n / (time.perf_counter() - start)
+
+
+async def channel_tell(n: int) -> float:
+    """A sender and a receiver task over a trio memory channel."""
+    send, recv = trio.open_memory_channel[Tick](1000)
+    sink = Sink()
+
+    async def consumer() -> None:
+        async for message in recv:
+            await sink.receive(message)
+
+    start = time.perf_counter()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(consumer)
+        async with send:
+            for i in range(n):
+                await send.send(Tick(i))
+    return n / (time.perf_counter() - start)
+
+
+async def llmgine_tell(n: int) -> float:
+    """tell → receive through an actor with a 1000-message backpressure mailbox."""
+    async with open_actor_system("bench", tracer=None) as system:
+        ref = await system.spawn(Sink, name="sink", mailbox=Mailbox(capacity=1000))
+        start = time.perf_counter()
+        for i in range(n):
+            await ref.tell(Tick(i))
+        await ref.ask(Tick(-1))
+        elapsed = time.perf_counter() - start
+    return n / elapsed
+
+
+async def channel_ping_pong(n: int) -> float:
+    """Request/reply between two tasks over two memory channels."""
+    req_send, req_recv = trio.open_memory_channel[Tick](0)
+    rep_send, rep_recv = trio.open_memory_channel[int](0)
+    sink = Sink()
+
+    async def server() -> None:
+        async for message in req_recv:
+            await rep_send.send(await sink.receive(message))
+
+    start = time.perf_counter()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(server)
+        for i in range(n):
+            await req_send.send(Tick(i))
+            await rep_recv.receive()
+        nursery.cancel_scope.cancel()
+    return n / (time.perf_counter() - start)
+
+
+async def llmgine_ask(n: int) -> float:
+    """ask round trips to one actor."""
+    async with open_actor_system("bench", tracer=None) as system:
+        ref = await system.spawn(Sink, name="sink")
+        start = time.perf_counter()
+        for i in range(n):
+            await ref.ask(Tick(i))
+        elapsed = time.perf_counter() - start
+    return n / elapsed
+
+
+def best(runs: int, fn: Callable[[], float]) -> float:
+    """The best of several runs (least disturbed by the machine)."""
+    return max(fn() for _ in range(runs))
+
+
+def best_async(runs: int, fn: Callable[[int], Awaitable[float]], n: int) -> float:
+    """The best of several trio runs."""
+    return max(trio.run(fn, n) for _ in range(runs))
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    """Run the benchmark and print its table; return the figures."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer messages")
+    args = parser.parse_args(argv)
+    n = 50_000 if args.quick else 300_000
+    asks = 10_000 if args.quick else 50_000
+    runs = 2 if args.quick else 3
+
+    loop = best(runs, lambda: bare_loop(n))
+    channel = best_async(runs, channel_tell, n)
+    tell = best_async(runs, llmgine_tell, n)
+    pingpong = best_async(runs, channel_ping_pong, asks)
+    ask = best_async(runs, llmgine_ask, asks)
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    rows = [
+        ("bare loop (build message + drive receive)", loop, "baseline"),
+        ("trio memory channel, tell→receive", channel, f"{channel / loop:.2f}x loop"),
+        ("llmgine tell→receive", tell, f"{tell / loop:.2f}x loop (target >= 0.60x)"),
+        ("trio channel ping-pong (request/reply)", pingpong, "baseline"),
+        (
+            "llmgine ask round trip",
+            ask,
+            f"{ask / pingpong:.2f}x ping-pong (target >= 1.6x)",
+        ),
+    ]
+    print(
+        f"llmgine runtime benchmark  (python {sys.version.split()[0]}, trio {trio.__version__})"
+    )
+    for label, rate, ratio in rows:
+        print(f"  {label:<44} {rate:>12,.0f} msg/s   {ratio}")
+    print(f"  peak RSS {rss_mb:,.0f} MiB")
+    return {
+        "tell_vs_loop": tell / loop,
+        "ask_vs_pingpong": ask / pingpong,
+        "tell_per_s": tell,
+        "ask_per_s": ask,
+        "peak_rss_mib": rss_mb,
+    }
+
+
+if __name__ == "__main__":
+    main()
