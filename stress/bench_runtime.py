@@ -7,6 +7,7 @@ the baseline measured in the same process, as a ratio.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import resource
 import sys
 import time
@@ -43,10 +44,8 @@ def bare_loop(n: int) -> float:
     start = time.perf_counter()
     for i in range(n):
         coro = sink.receive(Tick(i))
-        try:
+        with contextlib.suppress(StopIteration):
             coro.send(None)
-        except StopIteration:
-            pass
     return n / (time.perf_counter() - start)
 
 
@@ -148,9 +147,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             f"{ask / pingpong:.2f}x ping-pong (target >= 1.6x)",
         ),
     ]
-    print(
-        f"llmgine runtime benchmark  (python {sys.version.split()[0]}, trio {trio.__version__})"
-    )
+    versions = f"python {sys.version.split()[0]}, trio {trio.__version__}"
+    print(f"llmgine runtime benchmark  ({versions})")
     for label, rate, ratio in rows:
         print(f"  {label:<44} {rate:>12,.0f} msg/s   {ratio}")
     print(f"  peak RSS {rss_mb:,.0f} MiB")
