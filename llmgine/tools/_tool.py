@@ -1,0 +1,316 @@
+"""``@tool``: a function the model may call, with the JSON Schema it is described by."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, Generic, Optional, ParamSpec, TypeVar, overload
+
+import attrs
+import trio
+
+from .._exceptions import ConfigurationError, ToolError
+from ..llm import ToolSpec
+from ._convert import describe_value, make_converter, problems
+from ._docstring import parse_docstring
+from ._schema import JSONSchema, json_default, json_schema, object_schema
+
+__all__ = ["Tool", "check_timeout", "tool"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+#: What OpenAI, Anthropic and Gemini all accept as a function name.
+_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_CONVERTER = make_converter()
+_EMPTY = inspect.Parameter.empty
+
+
+@attrs.frozen
+class _Param:
+    name: str
+    annotation: Any
+    default: object
+    positional_only: bool
+
+    @property
+    def required(self) -> bool:
+        return self.default is _EMPTY
+
+
+class Tool(Generic[P, R]):
+    """A function the model may call, described by :attr:`spec`.
+
+    Calling the tool calls the function unchanged (a sync function stays sync,
+    an async one returns its coroutine). :meth:`validate` and :meth:`invoke` run
+    it the way a model asks for it: from JSON arguments, sync functions in a
+    worker thread. Usually made with :func:`tool`.
+    """
+
+    def __init__(
+        self,
+        function: Callable[P, R],
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        check_timeout(timeout)
+        target = _unwrap_partial(function)
+        name = name if name is not None else getattr(target, "__name__", "")
+        if not _NAME.fullmatch(name):
+            raise ToolError(
+                f"tool name must be 1-64 letters, digits, '_' or '-' (got {name!r}); "
+                "pass name=..."
+            )
+        doc = parse_docstring(getattr(target, "__doc__", None))
+        self._function = function
+        self._name = name
+        self._description = doc.summary if description is None else description
+        self._timeout = None if timeout is None else float(timeout)
+        self._params = _read_params(function, name)
+        self._is_async = inspect.iscoroutinefunction(function) or (
+            inspect.iscoroutinefunction(getattr(function, "__call__", None))  # noqa: B004
+        )
+        self._spec = ToolSpec(
+            name=name,
+            description=self._description,
+            parameters=_parameters_schema(self._params, doc.args, name),
+        )
+        functools.update_wrapper(self, function)
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        return self._function(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<Tool {self._name!r}>"
+
+    @property
+    def name(self) -> str:
+        """The name the model calls the tool by."""
+        return self._name
+
+    @property
+    def description(self) -> str:
+        """What the model is told the tool does."""
+        return self._description
+
+    @property
+    def timeout(self) -> float | None:
+        """Seconds a call may take before it is cancelled.
+
+        ``None`` defers to the registry's default; ``math.inf`` means no limit.
+        """
+        return self._timeout
+
+    @property
+    def function(self) -> Callable[P, R]:
+        """The decorated function."""
+        return self._function
+
+    @property
+    def is_async(self) -> bool:
+        """True for an async function (run in the caller's task, not a thread)."""
+        return self._is_async
+
+    @property
+    def parameters(self) -> JSONSchema:
+        """The JSON Schema of the arguments object."""
+        return dict(self._spec.parameters)
+
+    @property
+    def spec(self) -> ToolSpec:
+        """The tool as providers describe it to the model."""
+        return self._spec
+
+    def validate(self, arguments: Mapping[str, Any] | str) -> dict[str, Any]:
+        """The arguments the model sent, checked and structured to the hints.
+
+        ``arguments`` is an object, or its JSON text (an empty string means no
+        arguments). Raises :class:`~llmgine.ToolError` listing every problem:
+        JSON that does not parse, a missing or unexpected argument, a value of
+        the wrong type (with its path, e.g. ``point.x``).
+        """
+        if isinstance(arguments, str):
+            arguments = _parse_json(arguments, self._name)
+        elif not isinstance(arguments, Mapping):
+            raise _not_an_object(self._name, arguments)
+        found = [f"unexpected argument {k!r}" for k in arguments if k not in self._params]
+        values: dict[str, Any] = {}
+        for param in self._params.values():
+            if param.name not in arguments:
+                if param.required:
+                    found.append(f"missing required argument {param.name!r}")
+                continue
+            try:
+                values[param.name] = _CONVERTER.structure(
+                    arguments[param.name], param.annotation
+                )
+            except Exception as exc:
+                found.extend(
+                    f"{param.name}{path}: {text}" for path, text in problems(exc)
+                )
+        if found:
+            raise ToolError(
+                f"invalid arguments for tool {self._name!r}: {'; '.join(found)}"
+            )
+        return values
+
+    async def invoke(self, values: Mapping[str, Any]) -> R | Any:
+        """Call the function with values from :meth:`validate` and return its result.
+
+        A sync function runs in a worker thread; if the caller is cancelled the
+        thread is abandoned (Python cannot stop it) and the caller returns at
+        once. The function's exceptions propagate unchanged.
+        """
+        args: list[Any] = []
+        kwargs: dict[str, Any] = {}
+        for param in self._params.values():
+            value = values.get(param.name, param.default)
+            if param.positional_only:
+                args.append(value)
+            elif param.name in values:
+                kwargs[param.name] = value
+        call = functools.partial(self._function, *args, **kwargs)
+        if self._is_async:
+            return await call()  # type: ignore[misc]
+        return await trio.to_thread.run_sync(call, abandon_on_cancel=True)
+
+    async def run(self, arguments: Mapping[str, Any] | str) -> R | Any:
+        """:meth:`validate` the model's arguments, then :meth:`invoke` the tool."""
+        return await self.invoke(self.validate(arguments))
+
+
+@overload
+def tool(function: Callable[P, R], /) -> Tool[P, R]: ...
+
+
+@overload
+def tool(
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    timeout: float | None = None,
+) -> Callable[[Callable[P, R]], Tool[P, R]]: ...
+
+
+def tool(
+    function: Callable[P, R] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    timeout: float | None = None,
+) -> Tool[P, R] | Callable[[Callable[P, R]], Tool[P, R]]:
+    """Make a function a :class:`Tool`, as ``@tool`` or ``@tool(name=..., ...)``.
+
+    The name defaults to the function's, the description to the first paragraph
+    of its Google-style docstring, whose ``Args:`` section describes the
+    parameters. ``timeout`` (seconds) overrides the registry's default.
+    Unsupported type hints raise :class:`~llmgine.ToolError` here, at decoration.
+    """
+    if function is not None:
+        return Tool(function, name=name, description=description, timeout=timeout)
+
+    def decorate(function: Callable[P, R]) -> Tool[P, R]:
+        return Tool(function, name=name, description=description, timeout=timeout)
+
+    return decorate
+
+
+def check_timeout(timeout: object, what: str = "timeout") -> None:
+    """Raise :class:`~llmgine.ConfigurationError` unless ``timeout`` is None or > 0."""
+    if timeout is None:
+        return
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or not timeout > 0
+    ):
+        raise ConfigurationError(
+            f"{what!r} must be a positive number of seconds or None (got {timeout!r})"
+        )
+
+
+def _unwrap_partial(function: object) -> object:
+    while isinstance(function, functools.partial):
+        function = function.func
+    return function
+
+
+def _parse_json(text: str, name: str) -> Mapping[str, Any]:
+    if not text.strip():
+        return {}
+    try:
+        parsed = json.loads(text)
+    except ValueError as exc:
+        raise ToolError(
+            f"arguments for tool {name!r} are not valid JSON: {exc}"
+        ) from None
+    if not isinstance(parsed, dict):
+        raise _not_an_object(name, parsed)
+    return parsed
+
+
+def _not_an_object(name: str, value: object) -> ToolError:
+    return ToolError(
+        f"arguments for tool {name!r} must be a JSON object (got {describe_value(value)})"
+    )
+
+
+def _read_params(function: Callable[..., Any], name: str) -> dict[str, _Param]:
+    try:
+        signature = inspect.signature(function, eval_str=True)
+    except Exception as exc:
+        raise ToolError(f"cannot read the signature of tool {name!r}: {exc}") from exc
+    params: dict[str, _Param] = {}
+    for p in signature.parameters.values():
+        where = f"parameter {p.name!r} of tool {name!r}"
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            stars = "*" if p.kind is p.VAR_POSITIONAL else "**"
+            raise ToolError(
+                f"{where}: {stars}{p.name} is not supported; "
+                "the model passes named arguments only"
+            )
+        if p.name in ("self", "cls"):
+            raise ToolError(
+                f"{where}: a tool cannot take {p.name!r}; decorate the bound method "
+                "instead, as tool(obj.method)"
+            )
+        if p.annotation is _EMPTY:
+            raise ToolError(f"{where} has no type annotation")
+        annotation = p.annotation
+        if p.default is None and not _accepts_none(annotation):
+            # ``x: int = None``: the function clearly takes None, so the model may too.
+            annotation = Optional[annotation]  # noqa: UP045
+        params[p.name] = _Param(
+            p.name, annotation, p.default, p.kind is p.POSITIONAL_ONLY
+        )
+    return params
+
+
+def _accepts_none(annotation: Any) -> bool:
+    try:
+        _CONVERTER.structure(None, annotation)
+    except Exception:
+        return False
+    return True
+
+
+def _parameters_schema(
+    params: Mapping[str, _Param], descriptions: Mapping[str, str], name: str
+) -> JSONSchema:
+    properties: dict[str, JSONSchema] = {}
+    for param in params.values():
+        schema = json_schema(
+            param.annotation, where=f"parameter {param.name!r} of tool {name!r}"
+        )
+        if not param.required:
+            schema = json_default(schema, param.default)
+        text = descriptions.get(param.name)
+        properties[param.name] = {**schema, "description": text} if text else schema
+    required = [p.name for p in params.values() if p.required]
+    return object_schema(properties, required)
