@@ -1,0 +1,288 @@
+"""The tracer: a side channel from the running system to trace handlers.
+
+Producers (the actor runtime, the bus, providers, tools, engines) call
+:meth:`Tracer.emit`, which appends to a bounded deque and returns: it never
+waits, never raises, and when the deque is full the record is counted as
+dropped. A background task (:meth:`Tracer.run`) wakes when a batch is ready
+or every ``flush_interval`` seconds, and hands the records to each handler in
+batches. Nothing the tracer does goes back into a mailbox or the bus.
+
+Why not a trio memory channel: ``send_nowait`` costs a task wake-up per
+record, and waking the consumer per record measured ~45% slower on the
+tell→receive hot path than appending to a deque and waking once per batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+from collections import deque
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+import attrs
+import trio
+
+from llmgine._exceptions import ConfigurationError
+from llmgine.actors._tracing import TraceRecord, current_sink, current_trace
+
+__all__ = ["TraceHandler", "Tracer", "TracerStatistics"]
+
+_log = logging.getLogger("llmgine.observability")
+
+
+class TraceHandler(Protocol):
+    """Where a :class:`Tracer` delivers records.
+
+    ``handle`` is called from the tracer task with a batch of records, in the
+    order they were emitted. It is synchronous and should be quick: it runs on
+    the trio thread between actor steps (a buffered file write per batch is
+    fine; a network round trip per record is not). An exception is counted and
+    isolated. ``close`` is called once, when the tracer closes.
+    """
+
+    def handle(self, records: Sequence[TraceRecord]) -> None:
+        """Deliver one batch of records."""
+
+    def close(self) -> None:
+        """Release resources (flush files, shut exporters down)."""
+
+
+@attrs.frozen(kw_only=True)
+class TracerStatistics:
+    """A snapshot of a :class:`Tracer`'s counters.
+
+    ``received == handled + dropped + queued`` at all times. ``handler_errors``
+    counts failed ``handle``/``close`` calls (one per handler per batch).
+    """
+
+    received: int
+    handled: int
+    dropped: int
+    handler_errors: int
+    queued: int
+
+
+def _positive_int(name: str, value: object) -> int:
+    if type(value) is not int or value <= 0:
+        raise ConfigurationError(f"{name!r} must be a positive int (got {value!r})")
+    return value
+
+
+def _positive_float(name: str, value: object) -> float:
+    if (
+        not isinstance(value, int | float)
+        or isinstance(value, bool)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ConfigurationError(
+            f"{name!r} must be a positive number of seconds (got {value!r})"
+        )
+    return float(value)
+
+
+class Tracer:
+    """Collects :class:`TraceRecord` copies and delivers them to handlers.
+
+    Pass it to ``open_actor_system(..., tracer=Tracer([...]))``: the system
+    makes it the sink of every task, runs :meth:`run` in the background and
+    calls :meth:`aclose` at exit, after all actors stopped, so every record is
+    delivered and every handler closed when the ``async with`` block ends.
+
+    Standalone (in a test, or around plain trio code), set it as the current
+    sink and call :meth:`flush` to deliver what is held::
+
+        tracer = Tracer([handler])
+        token = current_sink.set(tracer)
+        with traced(RecordKind.CUSTOM, "work"):
+            ...
+        current_sink.reset(token)
+        tracer.flush()
+
+    ``capacity`` bounds the records held between deliveries (beyond it they
+    are dropped and counted), ``batch_size`` is how many records wake the
+    tracer task early and the most handed to a handler at once, and
+    ``flush_interval`` is the longest a record waits when fewer arrive.
+    """
+
+    __slots__ = (
+        "_batch_size",
+        "_capacity",
+        "_closed",
+        "_dropped",
+        "_failing",
+        "_flush_interval",
+        "_handled",
+        "_handler_errors",
+        "_handlers",
+        "_kick_at",
+        "_queue",
+        "_system",
+        "_token",
+        "_wake",
+    )
+
+    def __init__(
+        self,
+        handlers: Iterable[TraceHandler],
+        *,
+        capacity: int = 65536,
+        batch_size: int = 512,
+        flush_interval: float = 0.05,
+    ) -> None:
+        self._handlers: tuple[TraceHandler, ...] = tuple(handlers)
+        for handler in self._handlers:
+            if not callable(getattr(handler, "handle", None)):
+                raise ConfigurationError(
+                    "a trace handler must have a handle(records) method"
+                    f" (got {handler!r})"
+                )
+        self._capacity = _positive_int("capacity", capacity)
+        self._batch_size = _positive_int("batch_size", batch_size)
+        self._flush_interval = _positive_float("flush_interval", flush_interval)
+        # emit() wakes the task when the queue reaches this length
+        self._kick_at = min(self._batch_size, self._capacity)
+        self._queue: deque[TraceRecord] = deque()
+        self._handled = 0
+        self._dropped = 0
+        self._handler_errors = 0
+        self._failing: set[int] = set()
+        self._closed = False
+        self._system: object = None
+        self._token: trio.lowlevel.TrioToken | None = None
+        self._wake: trio.Event | None = None
+
+    @property
+    def handlers(self) -> tuple[TraceHandler, ...]:
+        """The handlers records are delivered to, in order."""
+        return self._handlers
+
+    def emit(self, record: TraceRecord) -> None:
+        """Take ``record`` without waiting; count it as dropped when full.
+
+        Safe to call from any task, and from worker threads.
+        """
+        queue = self._queue
+        held = len(queue)
+        if held >= self._capacity:
+            self._dropped += 1
+            return
+        queue.append(record)
+        if held + 1 == self._kick_at:
+            self._kick()
+
+    def _kick(self) -> None:
+        # Once per batch: wake the tracer task through the trio token, which
+        # is safe from worker threads as well as from the trio thread.
+        token = self._token
+        if token is not None:
+            # trio.RunFinishedError (a RuntimeError): the run is over
+            with contextlib.suppress(RuntimeError):
+                token.run_sync_soon(self._set_wake, idempotent=True)
+
+    def _set_wake(self) -> None:
+        if self._wake is not None:
+            self._wake.set()
+
+    def statistics(self) -> TracerStatistics:
+        """Counters: received, handled, dropped, handler errors, queued."""
+        queued = len(self._queue)
+        return TracerStatistics(
+            received=self._handled + self._dropped + queued,
+            handled=self._handled,
+            dropped=self._dropped,
+            handler_errors=self._handler_errors,
+            queued=queued,
+        )
+
+    def start(self, system: object) -> None:
+        """Attach to a running system (the runtime calls this once)."""
+        self._system = system
+        self._token = trio.lowlevel.current_trio_token()
+
+    async def run(self) -> None:
+        """Deliver records in batches until cancelled."""
+        self._token = trio.lowlevel.current_trio_token()
+        # This task's context only: whatever a handler traces must not come
+        # back to the tracer (it would feed on itself).
+        current_sink.set(None)
+        current_trace.set(None)
+        queue = self._queue
+        while True:
+            self._wake = trio.Event()
+            if len(queue) < self._kick_at:
+                with trio.move_on_after(self._flush_interval):
+                    await self._wake.wait()
+            # Deliver what is here now, one batch at a time, letting the
+            # system run between batches.
+            pending = len(queue)
+            while pending > 0:
+                pending -= self._deliver_batch()
+                await trio.lowlevel.checkpoint()
+
+    def flush(self) -> None:
+        """Deliver everything held now, synchronously."""
+        token = current_sink.set(None)
+        try:
+            while self._queue:
+                self._deliver_batch()
+        finally:
+            current_sink.reset(token)
+
+    async def aclose(self) -> None:
+        """Deliver everything held, then close the handlers.
+
+        Records emitted afterwards are counted as dropped. Runs to the end even
+        inside a cancelled scope: the point is not to lose what was traced.
+        """
+        if self._closed:
+            await trio.lowlevel.cancel_shielded_checkpoint()
+            return
+        self.flush()
+        self._closed = True
+        self._capacity = 0
+        self._kick_at = -1
+        token = current_sink.set(None)
+        try:
+            for index, handler in enumerate(self._handlers):
+                try:
+                    handler.close()
+                except Exception:
+                    self._handler_failed(index, handler, "close")
+        finally:
+            current_sink.reset(token)
+        await trio.lowlevel.cancel_shielded_checkpoint()
+
+    def _deliver_batch(self) -> int:
+        queue = self._queue
+        count = min(len(queue), self._batch_size)
+        popleft = queue.popleft
+        batch = [popleft() for _ in range(count)]
+        for index, handler in enumerate(self._handlers):
+            try:
+                handler.handle(batch)
+            except Exception:
+                self._handler_failed(index, handler, "handle")
+        self._handled += count
+        return count
+
+    def _handler_failed(self, index: int, handler: TraceHandler, what: str) -> None:
+        self._handler_errors += 1
+        # Log the first failure of each handler only: a handler that fails on
+        # every batch must not flood the log.
+        if index not in self._failing:
+            self._failing.add(index)
+            _log.exception(
+                "trace handler %r failed in %s(); further failures are only counted",
+                handler,
+                what,
+            )
+
+    def __repr__(self) -> str:
+        stats = self.statistics()
+        return (
+            f"<Tracer handlers={len(self._handlers)} held={stats.queued}"
+            f" handled={stats.handled} dropped={stats.dropped}>"
+        )
