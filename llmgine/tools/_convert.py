@@ -1,11 +1,11 @@
 """The strict cattrs converter that structures a model's arguments for a tool.
 
 Models send JSON, and JSON is all this converter accepts: an ``int`` parameter
-takes a JSON integer (not ``"12"``, not ``true``, not ``1.5``), a ``float`` takes
-any JSON number but not a boolean, a ``list[T]`` takes an array (never a string,
-which is also iterable), an attrs class takes an object with no unknown keys.
-cattrs' own hooks are lenient (``int("12")``); ours say what was expected and
-what came, and keep the path of every problem (``point.x``, ``items[2]``).
+takes a JSON integer (``3`` or ``3.0``; not ``"3"``, ``true`` or ``1.5``), a
+``float`` takes any JSON number but not a boolean, a ``list[T]`` takes an array
+(never a string, which is also iterable), an attrs class takes an object with no
+unknown keys. cattrs' own hooks are lenient (``int("12")``); ours say what was
+expected and what came, and keep the path of every problem (``point.x``, ``items[2]``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,14 @@ import cattrs
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError
 from cattrs.gen import make_dict_structure_fn
 
-__all__ = ["Invalid", "describe_value", "make_converter", "problems", "to_content"]
+__all__ = [
+    "CONVERTER",
+    "Invalid",
+    "describe_value",
+    "make_converter",
+    "problems",
+    "to_content",
+]
 
 _SEQUENCES = {
     list,
@@ -99,6 +106,8 @@ def _structure_str(value: object, _: type) -> str:
 def _structure_int(value: object, _: type) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # JSON Schema counts 3.0 as an integer, and so do we
     raise _mismatch("an integer", value)
 
 
@@ -265,7 +274,11 @@ def _json_default(value: object) -> object:
     return str(value)
 
 
-def to_content(converter: cattrs.Converter, value: object) -> str:
+#: The converter every part of llmgine.tools uses.
+CONVERTER = make_converter()
+
+
+def to_content(value: object) -> str:
     """A tool's return value as the text sent back to the model.
 
     A ``str`` is sent as it is; anything else is unstructured (attrs classes
@@ -274,5 +287,5 @@ def to_content(converter: cattrs.Converter, value: object) -> str:
     """
     if isinstance(value, str):
         return value
-    plain = converter.unstructure(value)
+    plain = CONVERTER.unstructure(value)
     return json.dumps(plain, ensure_ascii=False, default=_json_default)

@@ -11,7 +11,7 @@ import trio
 from .._exceptions import ToolError
 from ..actors._tracing import RecordKind, traced
 from ..llm import ToolCallPart, ToolResultPart, ToolSpec
-from ._convert import make_converter, to_content
+from ._convert import to_content
 from ._tool import Tool, check_timeout
 
 __all__ = ["ToolRegistry"]
@@ -20,7 +20,6 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 _Outcome = tuple[ToolResultPart, Exception | None, str]
-_CONVERTER = make_converter()
 #: Longest error text sent back to the model; a tool's exception may carry a page.
 _MAX_ERROR = 1000
 
@@ -178,7 +177,7 @@ class ToolRegistry:
             message = f"tool {call.name!r} timed out after {timeout:g} seconds"
             return failed(message, trio.TooSlowError(message), "timeout")
         try:
-            content = to_content(_CONVERTER, value)
+            content = to_content(value)
         except Exception as exc:
             message = f"tool {call.name!r} returned a value that cannot be sent: {exc}"
             return failed(message, exc, "invalid_result")

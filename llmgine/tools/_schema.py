@@ -34,7 +34,7 @@ import attrs
 import cattrs
 
 from .._exceptions import ToolError
-from ._convert import make_converter
+from ._convert import CONVERTER
 from ._docstring import parse_docstring
 
 __all__ = ["json_schema", "json_default", "nullable", "object_schema"]
@@ -58,7 +58,6 @@ _ARRAYS = {
 }
 _SETS = {set, frozenset, collections.abc.Set, collections.abc.MutableSet}
 _MAPPINGS = {dict, collections.abc.Mapping, collections.abc.MutableMapping}
-_CONVERTER = make_converter()
 _FACTORY: type = attrs.Factory  # type: ignore[assignment]
 
 
@@ -225,7 +224,7 @@ def object_schema(
 def json_default(schema: JSONSchema, default: object) -> JSONSchema:
     """``schema`` with ``default`` added, if the default can be written as JSON."""
     try:
-        plain = _CONVERTER.unstructure(default)
+        plain = CONVERTER.unstructure(default)
         json.dumps(plain)
     except (TypeError, ValueError, cattrs.errors.CattrsError):
         return schema

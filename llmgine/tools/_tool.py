@@ -14,7 +14,7 @@ import trio
 
 from .._exceptions import ConfigurationError, ToolError
 from ..llm import ToolSpec
-from ._convert import describe_value, make_converter, problems
+from ._convert import CONVERTER, describe_value, problems
 from ._docstring import parse_docstring
 from ._schema import JSONSchema, json_default, json_schema, object_schema
 
@@ -25,7 +25,6 @@ R = TypeVar("R")
 
 #: What OpenAI, Anthropic and Gemini all accept as a function name.
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_CONVERTER = make_converter()
 _EMPTY = inspect.Parameter.empty
 
 
@@ -146,7 +145,7 @@ class Tool(Generic[P, R]):
                     found.append(f"missing required argument {param.name!r}")
                 continue
             try:
-                values[param.name] = _CONVERTER.structure(
+                values[param.name] = CONVERTER.structure(
                     arguments[param.name], param.annotation
                 )
             except Exception as exc:
@@ -294,7 +293,7 @@ def _read_params(function: Callable[..., Any], name: str) -> dict[str, _Param]:
 
 def _accepts_none(annotation: Any) -> bool:
     try:
-        _CONVERTER.structure(None, annotation)
+        CONVERTER.structure(None, annotation)
     except Exception:
         return False
     return True
