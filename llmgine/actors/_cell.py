@@ -121,6 +121,11 @@ class Cell:
             if instance is not None:
                 await self._call_on_stop(instance)
         finally:
+            if self._current is not None:
+                # Cancelled from outside (the embedding app's scope) mid-message:
+                # the message was accepted, so it must not vanish.
+                item, self._current = self._current, None
+                self.dead_letter(item, DeadLetterReason.ACTOR_STOPPED, None)
             self._sleeping = False
             self._scope = None
             self._task = None
