@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeAlias
 
 import attrs
@@ -82,11 +82,14 @@ class ToolCallPart:
     """The model asks for a tool to be called.
 
     ``arguments`` is a dict, or the raw string when the model's JSON did not parse.
+    ``signature`` is an opaque token some providers attach to a call and expect
+    back with it (Gemini's thought signatures).
     """
 
     id: str
     name: str
     arguments: Mapping[str, Any] | str = attrs.field(factory=dict)
+    signature: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -105,12 +108,16 @@ class ToolResultPart:
 Part: TypeAlias = TextPart | ReasoningPart | BlobPart | ToolCallPart | ToolResultPart
 
 
+def _parts(value: Iterable[Part]) -> tuple[Part, ...]:
+    return tuple(value)
+
+
 @attrs.frozen(kw_only=True)
 class Message:
     """One message of a conversation."""
 
     role: Role = attrs.field(converter=_role)
-    parts: tuple[Part, ...] = attrs.field(converter=tuple)
+    parts: tuple[Part, ...] = attrs.field(converter=_parts)
 
     @classmethod
     def system(cls, text: str) -> Message:
@@ -194,6 +201,18 @@ class Usage:
         )
 
 
+def _messages(value: Iterable[Message]) -> tuple[Message, ...]:
+    return tuple(value)
+
+
+def _tools(value: Iterable[ToolSpec]) -> tuple[ToolSpec, ...]:
+    return tuple(value)
+
+
+def _stop(value: Iterable[str]) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
 def _tool_choice(value: ToolChoice | str | None) -> ToolChoice | None:
     if value is None or isinstance(value, ToolChoice):
         return value
@@ -211,14 +230,14 @@ class LLMRequest:
     """
 
     model: str
-    messages: tuple[Message, ...] = attrs.field(converter=tuple)
+    messages: tuple[Message, ...] = attrs.field(converter=_messages)
     system: str | None = None
-    tools: tuple[ToolSpec, ...] = attrs.field(default=(), converter=tuple)
+    tools: tuple[ToolSpec, ...] = attrs.field(default=(), converter=_tools)
     tool_choice: ToolChoice | None = attrs.field(default=None, converter=_tool_choice)
     temperature: float | None = None
     max_tokens: int | None = None
     top_p: float | None = None
-    stop: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    stop: tuple[str, ...] = attrs.field(default=(), converter=_stop)
     seed: int | None = None
     response_schema: Mapping[str, Any] | None = None
     stream: bool = False

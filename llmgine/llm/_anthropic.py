@@ -1,0 +1,384 @@
+"""Anthropic Messages API: the codec and :class:`AnthropicProvider`.
+
+Wire format: ``POST {base}/messages`` with ``x-api-key`` and
+``anthropic-version: 2023-06-01``. The system prompt is top level;
+``max_tokens`` is required; turns alternate user/assistant, so tool results
+travel as ``tool_result`` blocks in a user turn; input tokens are reported
+without the cached ones, which this codec adds back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import httpx
+
+from .._exceptions import ProviderUnavailable
+from ._base import merge_extra
+from ._errors import error_from_body
+from ._http import DEFAULT_TIMEOUT, HTTPProvider, resolve_key
+from ._retry import RetryPolicy
+from ._sse import SSEEvent
+from ._stream import ReasoningDelta, StreamEvent, StreamFinish, TextDelta, ToolCallDelta
+from ._types import (
+    BlobPart,
+    FinishReason,
+    LLMRequest,
+    LLMResponse,
+    Message,
+    Part,
+    ReasoningPart,
+    Role,
+    TextPart,
+    ToolCallPart,
+    ToolResultPart,
+    Usage,
+)
+from ._wire import (
+    arguments_object,
+    decoding,
+    new_call_id,
+    opt_int,
+    opt_list,
+    opt_obj,
+    opt_str,
+    req_obj,
+    req_str,
+)
+
+__all__ = ["AnthropicCodec", "AnthropicProvider", "AnthropicStreamDecoder"]
+
+API_VERSION = "2023-06-01"
+_FINISH = {
+    "end_turn": FinishReason.STOP,
+    "stop_sequence": FinishReason.STOP,
+    "pause_turn": FinishReason.STOP,
+    "max_tokens": FinishReason.LENGTH,
+    "model_context_window_exceeded": FinishReason.LENGTH,
+    "tool_use": FinishReason.TOOL_CALL,
+    "refusal": FinishReason.CONTENT_FILTER,
+}
+_IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
+
+
+def _blob(part: BlobPart) -> dict[str, Any]:
+    source: dict[str, Any]
+    if part.data is not None:
+        source = {"type": "base64", "media_type": part.mime_type, "data": part.data}
+    else:
+        source = {"type": "url", "url": part.url}
+    kind = "image" if part.mime_type in _IMAGE_TYPES else "document"
+    return {"type": kind, "source": source}
+
+
+def _block(part: Part) -> dict[str, Any] | None:
+    match part:
+        case TextPart(text=text):
+            return {"type": "text", "text": text} if text else None
+        case ToolCallPart(id=call_id, name=name, arguments=arguments):
+            input_ = arguments_object(arguments)
+            return {"type": "tool_use", "id": call_id, "name": name, "input": input_}
+        case ToolResultPart(call_id=call_id, content=content, is_error=is_error):
+            block: dict[str, Any] = {
+                "type": "tool_result",
+                "tool_use_id": call_id,
+                "content": content,
+            }
+            if is_error:
+                block["is_error"] = True
+            return block
+        case ReasoningPart(text=text, signature=signature):
+            # Anthropic accepts only its own, signed thinking back.
+            if signature is None:
+                return None
+            return {"type": "thinking", "thinking": text, "signature": signature}
+        case BlobPart():
+            return _blob(part)
+    raise AssertionError(f"unknown part {part!r}")  # pragma: no cover
+
+
+def _encode_messages(messages: tuple[Message, ...]) -> tuple[list[str], list[Any]]:
+    system: list[str] = []
+    turns: list[dict[str, Any]] = []
+    for message in messages:
+        if message.role is Role.SYSTEM:
+            system.append(message.text)
+            continue
+        role = "assistant" if message.role is Role.ASSISTANT else "user"
+        blocks = [b for b in map(_block, message.parts) if b is not None]
+        if not blocks:
+            continue
+        if turns and turns[-1]["role"] == role:
+            turns[-1]["content"].extend(blocks)
+        else:
+            turns.append({"role": role, "content": blocks})
+    for turn in turns:
+        if turn["role"] == "user":
+            # tool_result blocks must open the user turn that answers tool_use
+            turn["content"].sort(key=lambda b: b["type"] != "tool_result")
+    return system, turns
+
+
+def _tool_choice(request: LLMRequest) -> dict[str, Any] | None:
+    choice = request.tool_choice
+    if choice is None:
+        return None
+    if choice.mode == "tool":
+        return {"type": "tool", "name": choice.name}
+    return {"type": {"required": "any"}.get(choice.mode, choice.mode)}
+
+
+_USAGE_KEYS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_input_tokens",
+    "cache_creation_input_tokens",
+)
+
+
+def _usage_counts(
+    raw: object, provider: str, counts: Mapping[str, int] | None = None
+) -> dict[str, int]:
+    """The usage counts ``raw`` reports, over ``counts`` (a stream updates them)."""
+    usage = opt_obj(raw, "usage", provider)
+    out = dict(counts or {})
+    for key in _USAGE_KEYS:
+        if usage.get(key) is not None:
+            out[key] = opt_int(usage[key], f"usage.{key}", provider)
+    return out
+
+
+def _usage(counts: Mapping[str, int]) -> Usage:
+    read = counts.get("cache_read_input_tokens", 0)
+    write = counts.get("cache_creation_input_tokens", 0)
+    return Usage(
+        input_tokens=counts.get("input_tokens", 0) + read + write,
+        output_tokens=counts.get("output_tokens", 0),
+        cache_read_tokens=read,
+        cache_write_tokens=write,
+    )
+
+
+def _decode_block(block: Mapping[str, Any], provider: str) -> Part | None:
+    kind = block.get("type")
+    if kind == "text":
+        return TextPart(text=req_str(block.get("text"), "text", provider))
+    if kind == "thinking":
+        return ReasoningPart(
+            text=req_str(block.get("thinking"), "thinking", provider),
+            signature=opt_str(block.get("signature"), "signature", provider),
+        )
+    if kind == "tool_use":
+        return ToolCallPart(
+            id=opt_str(block.get("id"), "tool_use.id", provider) or new_call_id(),
+            name=req_str(block.get("name"), "tool_use.name", provider),
+            arguments=dict(opt_obj(block.get("input"), "tool_use.input", provider)),
+        )
+    return None  # server tools, redacted thinking: nothing the contract carries
+
+
+@attrs.frozen(kw_only=True)
+class AnthropicCodec:
+    """The Messages API wire format; ``max_tokens`` defaults to ``default_max_tokens``."""
+
+    provider: str = "anthropic"
+    default_max_tokens: int = 4096
+
+    def encode_request(self, request: LLMRequest) -> dict[str, Any]:
+        """The ``/messages`` JSON body for ``request``."""
+        system, messages = _encode_messages(request.messages)
+        if request.system:
+            system.insert(0, request.system)
+        body: dict[str, Any] = {
+            "model": request.model,
+            "max_tokens": request.max_tokens or self.default_max_tokens,
+            "messages": messages,
+        }
+        if system:
+            body["system"] = "\n\n".join(system)
+        if request.tools:
+            body["tools"] = [
+                {
+                    "name": t.name,
+                    "description": t.description,
+                    "input_schema": dict(t.parameters),
+                }
+                for t in request.tools
+            ]
+        choice = _tool_choice(request)
+        if choice is not None:
+            body["tool_choice"] = choice
+        if request.temperature is not None:
+            body["temperature"] = request.temperature
+        if request.top_p is not None:
+            body["top_p"] = request.top_p
+        if request.stop:
+            body["stop_sequences"] = list(request.stop)
+        if request.response_schema is not None:
+            schema = dict(request.response_schema)
+            body["output_config"] = {"format": {"type": "json_schema", "schema": schema}}
+        if request.stream:
+            body["stream"] = True
+        return merge_extra(body, request.extra)
+
+    def decode_response(self, body: object) -> LLMResponse:
+        """The response a ``message`` object describes."""
+        provider = self.provider
+        with decoding(provider):
+            obj = req_obj(body, "$", provider)
+            if obj.get("type") == "error":
+                raise error_from_body(provider=provider, status=200, body=obj)
+            blocks = opt_list(obj.get("content"), "content", provider)
+            parts = [
+                part
+                for i, raw in enumerate(blocks)
+                if (
+                    part := _decode_block(
+                        req_obj(raw, f"content[{i}]", provider), provider
+                    )
+                )
+            ]
+            reason = _FINISH.get(str(obj.get("stop_reason")), FinishReason.STOP)
+            if any(isinstance(p, ToolCallPart) for p in parts):
+                reason = FinishReason.TOOL_CALL
+            return LLMResponse(
+                message=Message(role=Role.ASSISTANT, parts=parts),
+                finish_reason=reason,
+                usage=_usage(_usage_counts(obj.get("usage"), provider)),
+                model=opt_str(obj.get("model"), "model", provider),
+                id=opt_str(obj.get("id"), "id", provider),
+                provider=provider,
+                raw=obj,
+            )
+
+    def stream_decoder(self) -> AnthropicStreamDecoder:
+        """A decoder for one Messages stream."""
+        return AnthropicStreamDecoder(provider=self.provider)
+
+
+class AnthropicStreamDecoder:
+    """Decodes one Messages stream (see :class:`~llmgine.llm.StreamDecoder`)."""
+
+    __slots__ = ("_done", "_finish", "_id", "_model", "_provider", "_usage")
+
+    def __init__(self, *, provider: str = "anthropic") -> None:
+        self._provider = provider
+        self._done = False
+        self._finish: FinishReason | None = None
+        self._usage: dict[str, int] = {}
+        self._id: str | None = None
+        self._model: str | None = None
+
+    @property
+    def done(self) -> bool:
+        """True once ``message_stop`` arrived."""
+        return self._done
+
+    def feed(self, event: SSEEvent) -> list[StreamEvent]:
+        """The deltas one Messages stream event carries."""
+        with decoding(self._provider):
+            return self._feed(req_obj(json.loads(event.data), "event", self._provider))
+
+    def _feed(self, data: Mapping[str, Any]) -> list[StreamEvent]:
+        provider = self._provider
+        kind = data.get("type")
+        index = opt_int(data.get("index"), "index", provider)
+        if kind == "content_block_start":
+            block = req_obj(data.get("content_block"), "content_block", provider)
+            btype = block.get("type")
+            if btype == "tool_use":
+                call_id = opt_str(block.get("id"), "tool_use.id", provider)
+                name = req_str(block.get("name"), "tool_use.name", provider)
+                return [ToolCallDelta(index=index, id=call_id, name=name)]
+            text = block.get("text") if btype == "text" else block.get("thinking")
+            if isinstance(text, str) and text:
+                if btype == "text":
+                    return [TextDelta(text=text)]
+                return [ReasoningDelta(text=text)]
+        elif kind == "content_block_delta":
+            return self._delta(index, req_obj(data.get("delta"), "delta", provider))
+        elif kind == "message_start":
+            message = req_obj(data.get("message"), "message", provider)
+            self._id = opt_str(message.get("id"), "message.id", provider)
+            self._model = opt_str(message.get("model"), "message.model", provider)
+            self._usage = _usage_counts(message.get("usage"), provider)
+        elif kind == "message_delta":
+            reason = opt_obj(data.get("delta"), "delta", provider).get("stop_reason")
+            if reason is not None:
+                self._finish = _FINISH.get(str(reason), FinishReason.STOP)
+            if data.get("usage") is not None:
+                self._usage = _usage_counts(data["usage"], provider, self._usage)
+        elif kind == "message_stop":
+            self._done = True
+        elif kind == "error":
+            raise error_from_body(provider=provider, status=200, body=data)
+        return []
+
+    def _delta(self, index: int, delta: Mapping[str, Any]) -> list[StreamEvent]:
+        provider = self._provider
+        match delta.get("type"):
+            case "text_delta":
+                return [TextDelta(text=req_str(delta.get("text"), "text", provider))]
+            case "input_json_delta":
+                partial = req_str(delta.get("partial_json"), "partial_json", provider)
+                return [ToolCallDelta(index=index, arguments=partial)]
+            case "thinking_delta":
+                text = req_str(delta.get("thinking"), "thinking", provider)
+                return [ReasoningDelta(text=text)]
+            case "signature_delta":
+                signature = req_str(delta.get("signature"), "signature", provider)
+                return [ReasoningDelta(signature=signature)]
+        return []
+
+    def finish(self) -> StreamFinish:
+        """The closing event; the stream must have reached ``message_stop``."""
+        if not self._done:
+            raise ProviderUnavailable(
+                "the stream ended before message_stop", provider=self._provider
+            )
+        return StreamFinish(
+            finish_reason=self._finish or FinishReason.STOP,
+            usage=_usage(self._usage),
+            model=self._model,
+            id=self._id,
+        )
+
+
+class AnthropicProvider(HTTPProvider):
+    """Anthropic's Messages API.
+
+    ``api_key`` defaults to ``ANTHROPIC_API_KEY``; a missing key raises
+    :class:`~llmgine.AuthenticationError` here, at construction.
+    ``default_max_tokens`` fills the API's required ``max_tokens``.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        client: httpx.AsyncClient | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        headers: Mapping[str, str] | None = None,
+        default_max_tokens: int = 4096,
+    ) -> None:
+        self.__key = resolve_key(api_key, ("ANTHROPIC_API_KEY",), "anthropic")
+        super().__init__(
+            name="anthropic",
+            base_url=base_url or "https://api.anthropic.com/v1",
+            codec=AnthropicCodec(default_max_tokens=default_max_tokens),
+            client=client,
+            timeout=timeout,
+            retry=retry,
+            headers={"anthropic-version": API_VERSION, **(headers or {})},
+        )
+
+    def _auth_headers(self) -> dict[str, str]:
+        return {"x-api-key": self.__key}
+
+    def _url(self, request: LLMRequest, *, stream: bool) -> str:
+        return f"{self.base_url}/messages"

@@ -1,0 +1,283 @@
+"""The shared body of every HTTP provider: send, retry, time out, stream, trace.
+
+A vendor subclass supplies a :class:`~llmgine.llm.Codec`, its URL and its
+headers; :class:`HTTPProvider` does the rest with httpx on trio.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from contextlib import aclosing
+from typing import Any, cast
+
+import attrs
+import httpx
+import trio
+
+from .._exceptions import (
+    AuthenticationError,
+    ConfigurationError,
+    MalformedResponseError,
+    ProviderTimeout,
+)
+from ._base import Codec
+from ._errors import error_from_response, error_from_transport
+from ._retry import RetryPolicy
+from ._sse import SSEDecoder
+from ._stream import StreamAccumulator, StreamEvent
+from ._trace import StreamSpan, llm_span, record_response
+from ._types import LLMRequest, LLMResponse
+
+__all__ = ["DEFAULT_TIMEOUT", "HTTPProvider", "resolve_key"]
+
+DEFAULT_TIMEOUT = 600.0
+"""Seconds one attempt may take (and a stream may stay silent) by default."""
+
+
+def resolve_key(api_key: str | None, env: tuple[str, ...], provider: str) -> str:
+    """``api_key``, else the first environment variable of ``env`` that is set.
+
+    Raises :class:`AuthenticationError` naming the variables when none is set.
+    """
+    if api_key:
+        return api_key
+    for var in env:
+        value = os.environ.get(var)
+        if value:
+            return value
+    names = " or ".join(env)
+    raise AuthenticationError(
+        f"no API key: pass api_key= or set {names}", provider=provider
+    )
+
+
+class HTTPProvider:
+    """A provider speaking JSON over HTTP: the base of the vendor providers.
+
+    ``client`` is an :class:`httpx.AsyncClient` to use instead of one of its
+    own; the provider closes only a client it made. ``timeout`` bounds each
+    attempt (and each silence within a stream), in seconds; ``retry`` says
+    which failures are tried again and how long to wait.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        base_url: str,
+        codec: Codec,
+        client: httpx.AsyncClient | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        if (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, int | float)
+            or timeout <= 0
+        ):
+            raise ConfigurationError(
+                f"'timeout' must be a positive number of seconds (got {timeout!r})"
+            )
+        url = httpx.URL(base_url)
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ConfigurationError(
+                f"'base_url' must be an http(s) URL (got {base_url!r})"
+            )
+        self._name = name
+        self._base_url = base_url.rstrip("/")
+        self._server_address: str = url.host
+        self._server_port: int = url.port or (443 if url.scheme == "https" else 80)
+        self._codec = codec
+        self._client = client
+        self._owns_client = client is None
+        self._timeout = float(timeout)
+        self._retry = retry if retry is not None else RetryPolicy()
+        self._extra_headers = dict(headers or {})
+
+    @property
+    def name(self) -> str:
+        """The ``gen_ai.provider.name`` this provider reports."""
+        return self._name
+
+    @property
+    def server_address(self) -> str:
+        """The host this provider talks to."""
+        return self._server_address
+
+    @property
+    def server_port(self) -> int:
+        """The port this provider talks to."""
+        return self._server_port
+
+    @property
+    def base_url(self) -> str:
+        """The API's base URL, without a trailing slash."""
+        return self._base_url
+
+    @property
+    def codec(self) -> Codec:
+        """The wire codec this provider uses."""
+        return self._codec
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self._name!r}, base_url={self._base_url!r})"
+
+    # -- what a vendor subclass supplies ---------------------------------------
+
+    def _auth_headers(self) -> dict[str, str]:
+        """The headers that carry the key (never logged, never in errors)."""
+        return {}
+
+    def _url(self, request: LLMRequest, *, stream: bool) -> str:
+        raise NotImplementedError
+
+    # -- the calls -------------------------------------------------------------
+
+    async def complete(self, request: LLMRequest) -> LLMResponse:
+        """Send ``request`` and return the reply.
+
+        With ``request.stream`` set, the reply is streamed and accumulated
+        (useful for long generations that would idle past proxies' timeouts).
+        """
+        if request.stream:
+            accumulator = StreamAccumulator()
+            async for event in self.stream(request):
+                accumulator.add(event)
+            return accumulator.response(provider=self._name)
+        with llm_span(self, request) as span:
+            body = self._codec.encode_request(request)
+            url = self._url(request, stream=False)
+            raw = await self._retry.call(
+                functools.partial(self._attempt, url, body, False)
+            )
+            try:
+                data = json.loads(raw.content)
+            except ValueError as exc:
+                raise MalformedResponseError(
+                    "the response body is not JSON", provider=self._name
+                ) from exc
+            response = self._codec.decode_response(data)
+            record_response(span, response)
+            return response
+
+    async def stream(self, request: LLMRequest) -> AsyncIterator[StreamEvent]:
+        """Send ``request`` and yield the reply's events as they arrive.
+
+        Only opening the stream is retried; once events flow, a failure is
+        raised to the consumer. Use it as ``async for event in provider.stream(r)``.
+        """
+        if not request.stream:
+            request = attrs.evolve(request, stream=True)
+        span = StreamSpan(self, request)
+        accumulator = StreamAccumulator()
+        error: BaseException | None = None
+        try:
+            body = self._codec.encode_request(request)
+            url = self._url(request, stream=True)
+            raw = await self._retry.call(
+                functools.partial(self._attempt, url, body, True)
+            )
+            try:
+                decoder = self._codec.stream_decoder()
+                sse = SSEDecoder()
+                lines = cast(AsyncGenerator[str, None], raw.aiter_lines())
+                async with aclosing(lines):
+                    while not decoder.done:
+                        line = await self._next_line(lines)
+                        event = sse.flush() if line is None else sse.decode(line)
+                        for delta in decoder.feed(event) if event is not None else ():
+                            accumulator.add(delta)
+                            yield delta
+                        if line is None:
+                            break
+                final = decoder.finish()
+                accumulator.add(final)
+                yield final
+            finally:
+                with trio.CancelScope(shield=True):
+                    await raw.aclose()
+        except GeneratorExit:
+            raise
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            span.finish(
+                accumulator.response(provider=self._name) if error is None else None,
+                error,
+            )
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this provider made it."""
+        if self._owns_client and self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()
+
+    # -- plumbing --------------------------------------------------------------
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=httpx.Timeout(self._timeout))
+        return self._client
+
+    def _request_headers(self) -> dict[str, str]:
+        headers = {"content-type": "application/json", "accept": "application/json"}
+        headers.update(self._extra_headers)
+        headers.update(self._auth_headers())
+        return headers
+
+    async def _attempt(
+        self, url: str, body: dict[str, Any], stream: bool
+    ) -> httpx.Response:
+        """One try: the response, read unless streaming, or a typed error."""
+        client = self._http()
+        outgoing = client.build_request(
+            "POST",
+            url,
+            content=json.dumps(body, ensure_ascii=False).encode(),
+            headers=self._request_headers(),
+            timeout=httpx.Timeout(self._timeout),
+        )
+        response: httpx.Response | None = None
+        try:
+            with trio.move_on_after(self._timeout) as scope:
+                response = await client.send(outgoing, stream=True)
+                if not stream or not response.is_success:
+                    await response.aread()
+        except httpx.HTTPError as exc:
+            await _close(response)
+            raise error_from_transport(provider=self._name, error=exc) from exc
+        except BaseException:
+            await _close(response)
+            raise
+        if scope.cancelled_caught or response is None:
+            await _close(response)
+            raise ProviderTimeout(
+                f"no answer within {self._timeout:g} s", provider=self._name
+            )
+        if not response.is_success:
+            raise error_from_response(provider=self._name, response=response)
+        return response
+
+    async def _next_line(self, lines: AsyncGenerator[str, None]) -> str | None:
+        """The stream's next line (None at its end); a long silence fails it."""
+        with trio.move_on_after(self._timeout):
+            try:
+                return await lines.__anext__()
+            except StopAsyncIteration:
+                return None
+            except httpx.HTTPError as exc:
+                raise error_from_transport(provider=self._name, error=exc) from exc
+        raise ProviderTimeout(
+            f"the stream stayed silent for {self._timeout:g} s", provider=self._name
+        )
+
+
+async def _close(response: httpx.Response | None) -> None:
+    if response is not None:
+        with trio.CancelScope(shield=True):
+            await response.aclose()

@@ -1,0 +1,423 @@
+"""OpenAI Chat Completions: the codec, and the OpenAI and OpenAI-compatible providers.
+
+Wire format: ``POST {base}/chat/completions``. The system prompt is the first
+message; tool calls carry their arguments as a JSON *string*; each tool result
+is its own ``role: "tool"`` message; a stream is ``chat.completion.chunk``
+objects ending with ``data: [DONE]``, usage in a last chunk when
+``stream_options.include_usage`` is set.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import httpx
+
+from .._exceptions import ProviderUnavailable
+from ._base import merge_extra
+from ._errors import error_from_body
+from ._http import DEFAULT_TIMEOUT, HTTPProvider, resolve_key
+from ._retry import RetryPolicy
+from ._sse import SSEEvent
+from ._stream import ReasoningDelta, StreamEvent, StreamFinish, TextDelta, ToolCallDelta
+from ._types import (
+    BlobPart,
+    FinishReason,
+    LLMRequest,
+    LLMResponse,
+    Message,
+    Part,
+    ReasoningPart,
+    Role,
+    TextPart,
+    ToolCallPart,
+    ToolResultPart,
+    Usage,
+)
+from ._wire import (
+    decoding,
+    dump_arguments,
+    malformed,
+    new_call_id,
+    opt_int,
+    opt_list,
+    opt_obj,
+    opt_str,
+    parse_arguments,
+    req_obj,
+)
+
+__all__ = ["OpenAICodec", "OpenAICompatibleProvider", "OpenAIProvider"]
+
+_FINISH = {
+    "stop": FinishReason.STOP,
+    "length": FinishReason.LENGTH,
+    "tool_calls": FinishReason.TOOL_CALL,
+    "function_call": FinishReason.TOOL_CALL,
+    "content_filter": FinishReason.CONTENT_FILTER,
+}
+_AUDIO_FORMATS = {"audio/wav": "wav", "audio/x-wav": "wav", "audio/mpeg": "mp3"}
+
+
+def _content_part(part: TextPart | BlobPart) -> dict[str, Any]:
+    if isinstance(part, TextPart):
+        return {"type": "text", "text": part.text}
+    data_url = f"data:{part.mime_type};base64,{part.data}" if part.data else part.url
+    if part.mime_type.startswith("image/"):
+        return {"type": "image_url", "image_url": {"url": data_url}}
+    if part.data and part.mime_type in _AUDIO_FORMATS:
+        audio = {"data": part.data, "format": _AUDIO_FORMATS[part.mime_type]}
+        return {"type": "input_audio", "input_audio": audio}
+    return {"type": "file", "file": {"file_data": data_url}}
+
+
+def _user_content(parts: list[TextPart | BlobPart]) -> str | list[dict[str, Any]]:
+    if all(isinstance(p, TextPart) for p in parts):
+        return "".join(p.text for p in parts if isinstance(p, TextPart))
+    return [_content_part(p) for p in parts]
+
+
+def _encode_message(message: Message) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = [
+        {"role": "tool", "tool_call_id": p.call_id, "content": p.content}
+        for p in message.parts
+        if isinstance(p, ToolResultPart)
+    ]
+    if message.role is Role.ASSISTANT:
+        calls = [
+            {
+                "id": p.id,
+                "type": "function",
+                "function": {"name": p.name, "arguments": dump_arguments(p.arguments)},
+            }
+            for p in message.tool_calls
+        ]
+        if calls or message.text:
+            entry: dict[str, Any] = {"role": "assistant", "content": message.text or None}
+            if calls:
+                entry["tool_calls"] = calls
+            out.append(entry)
+    elif message.role is not Role.TOOL:
+        content = [p for p in message.parts if isinstance(p, TextPart | BlobPart)]
+        if content:
+            out.append({"role": str(message.role), "content": _user_content(content)})
+    return out
+
+
+def _tool_choice(request: LLMRequest) -> str | dict[str, Any] | None:
+    choice = request.tool_choice
+    if choice is None:
+        return None
+    if choice.mode == "tool":
+        return {"type": "function", "function": {"name": choice.name}}
+    return choice.mode
+
+
+def _decode_usage(raw: object, provider: str) -> Usage:
+    usage = opt_obj(raw, "usage", provider)
+    prompt = opt_obj(
+        usage.get("prompt_tokens_details"), "prompt_tokens_details", provider
+    )
+    completion = opt_obj(
+        usage.get("completion_tokens_details"), "completion_tokens_details", provider
+    )
+    return Usage(
+        input_tokens=opt_int(usage.get("prompt_tokens"), "usage.prompt_tokens", provider),
+        output_tokens=opt_int(
+            usage.get("completion_tokens"), "usage.completion_tokens", provider
+        ),
+        cache_read_tokens=opt_int(prompt.get("cached_tokens"), "cached_tokens", provider),
+        reasoning_tokens=opt_int(
+            completion.get("reasoning_tokens"), "reasoning_tokens", provider
+        ),
+    )
+
+
+def _reasoning(message: Mapping[str, Any]) -> str | None:
+    # Not OpenAI's own: DeepSeek, vLLM and OpenRouter send the reasoning here.
+    for key in ("reasoning_content", "reasoning"):
+        value = message.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _arguments(raw: object) -> Mapping[str, Any] | str:
+    if isinstance(raw, Mapping):
+        return dict(raw)
+    return parse_arguments(raw if isinstance(raw, str) else "")
+
+
+@attrs.frozen(kw_only=True)
+class OpenAICodec:
+    """The Chat Completions wire format.
+
+    ``max_tokens_field`` is ``"max_completion_tokens"`` for OpenAI (required by
+    its reasoning models) and ``"max_tokens"`` for most compatible servers.
+    """
+
+    provider: str = "openai"
+    max_tokens_field: str = "max_completion_tokens"
+
+    def encode_request(self, request: LLMRequest) -> dict[str, Any]:
+        """The ``/chat/completions`` JSON body for ``request``."""
+        messages: list[dict[str, Any]] = []
+        if request.system:
+            messages.append({"role": "system", "content": request.system})
+        for message in request.messages:
+            messages.extend(_encode_message(message))
+        body: dict[str, Any] = {"model": request.model, "messages": messages}
+        if request.tools:
+            body["tools"] = [
+                {
+                    "type": "function",
+                    "function": {
+                        "name": t.name,
+                        "description": t.description,
+                        "parameters": dict(t.parameters),
+                    },
+                }
+                for t in request.tools
+            ]
+        choice = _tool_choice(request)
+        if choice is not None:
+            body["tool_choice"] = choice
+        optional = (
+            ("temperature", request.temperature),
+            ("top_p", request.top_p),
+            ("seed", request.seed),
+            (self.max_tokens_field, request.max_tokens),
+        )
+        body.update((k, v) for k, v in optional if v is not None)
+        if request.stop:
+            body["stop"] = list(request.stop)
+        if request.response_schema is not None:
+            schema = dict(request.response_schema)
+            name = schema.get("title") if isinstance(schema.get("title"), str) else None
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": name or "response", "schema": schema},
+            }
+        if request.stream:
+            body["stream"] = True
+            body["stream_options"] = {"include_usage": True}
+        return merge_extra(body, request.extra)
+
+    def decode_response(self, body: object) -> LLMResponse:
+        """The response a ``chat.completion`` object describes."""
+        return _decode_response(self.provider, body)
+
+    def stream_decoder(self) -> OpenAIStreamDecoder:
+        """A decoder for one stream of ``chat.completion.chunk`` events."""
+        return OpenAIStreamDecoder(provider=self.provider)
+
+
+def _decode_response(provider: str, body: object) -> LLMResponse:
+    with decoding(provider):
+        obj = req_obj(body, "$", provider)
+        if obj.get("error"):
+            raise error_from_body(provider=provider, status=200, body=obj)
+        choices = opt_list(obj.get("choices"), "choices", provider)
+        if not choices:
+            raise malformed(provider, "the response has no choices")
+        choice = req_obj(choices[0], "choices[0]", provider)
+        message = req_obj(choice.get("message"), "choices[0].message", provider)
+        parts: list[Part] = []
+        reasoning = _reasoning(message)
+        if reasoning:
+            parts.append(ReasoningPart(text=reasoning))
+        content = opt_str(message.get("content"), "message.content", provider)
+        refusal = opt_str(message.get("refusal"), "message.refusal", provider)
+        if content or refusal:
+            parts.append(TextPart(text=content or refusal or ""))
+        for i, raw in enumerate(
+            opt_list(message.get("tool_calls"), "tool_calls", provider)
+        ):
+            call = req_obj(raw, f"tool_calls[{i}]", provider)
+            function = req_obj(
+                call.get("function"), f"tool_calls[{i}].function", provider
+            )
+            parts.append(
+                ToolCallPart(
+                    id=opt_str(call.get("id"), "tool_call.id", provider) or new_call_id(),
+                    name=opt_str(function.get("name"), "function.name", provider) or "",
+                    arguments=_arguments(function.get("arguments")),
+                )
+            )
+        reason = _FINISH.get(str(choice.get("finish_reason")), FinishReason.STOP)
+        if refusal and not content:
+            reason = FinishReason.CONTENT_FILTER
+        if any(isinstance(p, ToolCallPart) for p in parts):
+            reason = FinishReason.TOOL_CALL
+        return LLMResponse(
+            message=Message(role=Role.ASSISTANT, parts=parts),
+            finish_reason=reason,
+            usage=_decode_usage(obj.get("usage"), provider),
+            model=opt_str(obj.get("model"), "model", provider),
+            id=opt_str(obj.get("id"), "id", provider),
+            provider=provider,
+            raw=obj,
+        )
+
+
+class OpenAIStreamDecoder:
+    """Decodes one Chat Completions stream (see :class:`~llmgine.llm.StreamDecoder`)."""
+
+    __slots__ = ("_done", "_finish", "_id", "_model", "_provider", "_usage")
+
+    def __init__(self, *, provider: str = "openai") -> None:
+        self._provider = provider
+        self._done = False
+        self._finish: FinishReason | None = None
+        self._usage = Usage()
+        self._id: str | None = None
+        self._model: str | None = None
+
+    @property
+    def done(self) -> bool:
+        """True once ``data: [DONE]`` arrived."""
+        return self._done
+
+    def feed(self, event: SSEEvent) -> list[StreamEvent]:
+        """The deltas of one ``chat.completion.chunk``."""
+        if event.data.strip() == "[DONE]":
+            self._done = True
+            return []
+        with decoding(self._provider):
+            return self._feed(event.data)
+
+    def _feed(self, data: str) -> list[StreamEvent]:
+        provider = self._provider
+        chunk = req_obj(json.loads(data), "chunk", provider)
+        if chunk.get("error"):
+            raise error_from_body(provider=provider, status=200, body=chunk)
+        self._id = opt_str(chunk.get("id"), "id", provider) or self._id
+        self._model = opt_str(chunk.get("model"), "model", provider) or self._model
+        if chunk.get("usage") is not None:
+            self._usage = _decode_usage(chunk["usage"], provider)
+        events: list[StreamEvent] = []
+        for raw in opt_list(chunk.get("choices"), "choices", provider)[:1]:
+            choice = req_obj(raw, "choices[0]", provider)
+            delta = opt_obj(choice.get("delta"), "delta", provider)
+            reasoning = _reasoning(delta)
+            if reasoning:
+                events.append(ReasoningDelta(text=reasoning))
+            for key in ("content", "refusal"):
+                text = opt_str(delta.get(key), f"delta.{key}", provider)
+                if text:
+                    events.append(TextDelta(text=text))
+            for i, item in enumerate(
+                opt_list(delta.get("tool_calls"), "tool_calls", provider)
+            ):
+                call = req_obj(item, f"tool_calls[{i}]", provider)
+                function = opt_obj(call.get("function"), "function", provider)
+                index = call.get("index", i)
+                events.append(
+                    ToolCallDelta(
+                        index=index if isinstance(index, int) else i,
+                        id=opt_str(call.get("id"), "tool_call.id", provider),
+                        name=opt_str(function.get("name"), "function.name", provider),
+                        arguments=opt_str(
+                            function.get("arguments"), "arguments", provider
+                        )
+                        or "",
+                    )
+                )
+            reason = choice.get("finish_reason")
+            if reason is not None:
+                self._finish = _FINISH.get(str(reason), FinishReason.STOP)
+        return events
+
+    def finish(self) -> StreamFinish:
+        """The closing event; the stream must have reached a finish reason."""
+        if self._finish is None:
+            raise ProviderUnavailable(
+                "the stream ended before a finish reason", provider=self._provider
+            )
+        return StreamFinish(
+            finish_reason=self._finish, usage=self._usage, model=self._model, id=self._id
+        )
+
+
+class OpenAIProvider(HTTPProvider):
+    """OpenAI's Chat Completions API.
+
+    ``api_key`` defaults to ``OPENAI_API_KEY``; a missing key raises
+    :class:`~llmgine.AuthenticationError` here, at construction.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        client: httpx.AsyncClient | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        organization: str | None = None,
+        project: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.__key = resolve_key(api_key, ("OPENAI_API_KEY",), "openai")
+        extra = dict(headers or {})
+        if organization:
+            extra["OpenAI-Organization"] = organization
+        if project:
+            extra["OpenAI-Project"] = project
+        super().__init__(
+            name="openai",
+            base_url=base_url or "https://api.openai.com/v1",
+            codec=OpenAICodec(),
+            client=client,
+            timeout=timeout,
+            retry=retry,
+            headers=extra,
+        )
+
+    def _auth_headers(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.__key}"}
+
+    def _url(self, request: LLMRequest, *, stream: bool) -> str:
+        return f"{self.base_url}/chat/completions"
+
+
+class OpenAICompatibleProvider(HTTPProvider):
+    """Any server speaking Chat Completions: Ollama, vLLM, OpenRouter, LM Studio...
+
+    ``base_url`` is required (e.g. ``http://localhost:11434/v1`` for Ollama).
+    ``api_key`` is optional and never read from ``OPENAI_API_KEY``, so an
+    OpenAI key is not sent to another host by accident. ``name`` is what traces
+    report as ``gen_ai.provider.name``.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: str | None = None,
+        name: str = "openai_compatible",
+        client: httpx.AsyncClient | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        headers: Mapping[str, str] | None = None,
+        max_tokens_field: str = "max_tokens",
+    ) -> None:
+        self.__key = api_key
+        super().__init__(
+            name=name,
+            base_url=base_url,
+            codec=OpenAICodec(provider=name, max_tokens_field=max_tokens_field),
+            client=client,
+            timeout=timeout,
+            retry=retry,
+            headers=headers,
+        )
+
+    def _auth_headers(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.__key}"} if self.__key else {}
+
+    def _url(self, request: LLMRequest, *, stream: bool) -> str:
+        return f"{self.base_url}/chat/completions"

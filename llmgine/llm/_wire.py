@@ -1,0 +1,143 @@
+"""Helpers the codecs share: reading untrusted JSON, tool arguments, ids.
+
+Everything a provider sends is untrusted: these readers check types and raise
+:class:`~llmgine.MalformedResponseError` naming the path that was wrong, so a
+codec never lets a ``KeyError`` or ``TypeError`` escape.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from .._exceptions import MalformedResponseError, ProviderError
+
+__all__ = [
+    "arguments_object",
+    "dump_arguments",
+    "decoding",
+    "malformed",
+    "new_call_id",
+    "opt_int",
+    "opt_list",
+    "opt_obj",
+    "opt_str",
+    "parse_arguments",
+    "req_obj",
+    "req_str",
+]
+
+
+def _bad(provider: str, where: str, expected: str, got: object) -> MalformedResponseError:
+    return MalformedResponseError(
+        f"expected {expected} at {where!r} (got {type(got).__name__})",
+        provider=provider,
+        body=None,
+    )
+
+
+def req_obj(value: object, where: str, provider: str) -> Mapping[str, Any]:
+    """``value`` as a JSON object, or MalformedResponseError."""
+    if not isinstance(value, Mapping):
+        raise _bad(provider, where, "an object", value)
+    return value
+
+
+def opt_obj(value: object, where: str, provider: str) -> Mapping[str, Any]:
+    """``value`` as a JSON object; ``None`` reads as an empty one."""
+    return {} if value is None else req_obj(value, where, provider)
+
+
+def opt_list(value: object, where: str, provider: str) -> list[Any]:
+    """``value`` as a JSON array; ``None`` reads as an empty one."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _bad(provider, where, "an array", value)
+    return value
+
+
+def req_str(value: object, where: str, provider: str) -> str:
+    """``value`` as a string, or MalformedResponseError."""
+    if not isinstance(value, str):
+        raise _bad(provider, where, "a string", value)
+    return value
+
+
+def opt_str(value: object, where: str, provider: str) -> str | None:
+    """``value`` as a string or ``None``."""
+    return None if value is None else req_str(value, where, provider)
+
+
+def opt_int(value: object, where: str, provider: str) -> int:
+    """``value`` as a non-negative token count; ``None`` reads as 0."""
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _bad(provider, where, "a non-negative integer", value)
+    return value
+
+
+@contextmanager
+def decoding(provider: str) -> Iterator[None]:
+    """Turn any slip in decoding untrusted JSON into MalformedResponseError.
+
+    The readers above catch what they can name; this is the net under them,
+    so decoding never raises anything but a :class:`ProviderError`.
+    """
+    try:
+        yield
+    except ProviderError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        raise MalformedResponseError(
+            f"could not decode the response: {type(exc).__name__}: {exc}",
+            provider=provider,
+        ) from exc
+
+
+def malformed(provider: str, message: str) -> MalformedResponseError:
+    """A MalformedResponseError saying what was missing or wrong."""
+    return MalformedResponseError(message, provider=provider)
+
+
+def parse_arguments(text: str) -> Mapping[str, Any] | str:
+    """Tool-call arguments from the model's JSON: a dict, or the raw text.
+
+    An empty string means "no arguments". Text that does not parse to a JSON
+    object is returned as is, so the tool layer can report the model's mistake.
+    """
+    if not text.strip():
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    return value if isinstance(value, dict) else text
+
+
+def dump_arguments(arguments: Mapping[str, Any] | str) -> str:
+    """Tool-call arguments as the JSON string OpenAI-style APIs expect."""
+    if isinstance(arguments, str):
+        return arguments
+    return json.dumps(dict(arguments), ensure_ascii=False, separators=(",", ":"))
+
+
+def arguments_object(arguments: Mapping[str, Any] | str) -> dict[str, Any]:
+    """Tool-call arguments as a JSON object, for APIs that take one.
+
+    A raw string that is not a JSON object is wrapped as ``{"arguments": text}``
+    so the conversation can still be sent back.
+    """
+    if isinstance(arguments, str):
+        parsed = parse_arguments(arguments)
+        return dict(parsed) if not isinstance(parsed, str) else {"arguments": parsed}
+    return dict(arguments)
+
+
+def new_call_id() -> str:
+    """A fresh id for a tool call the provider sent without one."""
+    return "call_" + os.urandom(12).hex()
