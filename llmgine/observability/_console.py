@@ -1,8 +1,8 @@
 """Console output: one compact, coloured line per record (rich).
 
 A line reads, left to right: wall-clock time, the short trace id (records of
-one trace share it), the kind, the name, the actor path, the duration, a few
-key attributes, and the error in red::
+one trace share it), the kind, the name, the actor path, the duration,
+the error in red, and a few key attributes::
 
     12:03:04.512 3f9a1c2e llm.call     chat gpt-4o  /app/llm  812.3ms  in=52 out=18
     12:03:04.513 3f9a1c2e dead_letter  Incr  /app/counter  reason=ACTOR_STOPPED
@@ -143,6 +143,9 @@ class ConsoleHandler:
             line.append(f"  {record.actor}", style="cyan")
         if record.duration is not None:
             line.append(f"  {_duration(record.duration)}", style="yellow")
+        # before the details: a long line is cut at the right, not the error
+        if record.error_type is not None:
+            line.append(f"  ✗ {record.error or record.error_type}", style="bold red")
         details = []
         for key, value in record.attributes.items():
             if key in _HIDDEN or value is None:
@@ -150,8 +153,6 @@ class ConsoleHandler:
             details.append(f"{_SHORT.get(key, key)}={_short(value)}")
         if details:
             line.append("  " + " ".join(details), style="dim")
-        if record.error_type is not None:
-            line.append(f"  ✗ {record.error or record.error_type}", style="bold red")
         return line
 
     def handle(self, records: Sequence[TraceRecord]) -> None:

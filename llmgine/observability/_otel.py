@@ -186,13 +186,13 @@ class OtelHandler:
             if record.kind is RecordKind.LLM_CALL and record.duration is not None:
                 self._record_metrics(record)
             self._place(record)
-        while self._held > self.max_pending:
-            self._release_oldest()
+        if self._held > self.max_pending:
+            # release a quarter at once, so a steady overflow costs little
+            self._release(until=self.max_pending * 3 // 4)
 
     def close(self) -> None:
         """Release every waiting record as a root, then flush (or shut down)."""
-        while self._pending:
-            self._release_oldest()
+        self._release(until=0)
         for provider in (self.tracer_provider, self.meter_provider):
             method = "shutdown" if self.shutdown_on_close else "force_flush"
             action = getattr(provider, method, None)
@@ -214,13 +214,25 @@ class OtelHandler:
         self._pending.setdefault(parent, []).append(record)
         self._held += 1
 
-    def _release_oldest(self) -> None:
-        parent = next(iter(self._pending))
-        orphans = self._pending.pop(parent)
-        self._held -= len(orphans)
-        for record in orphans:
-            if record.duration is not None or record.kind in _ALERTS:
-                self._create(record, None)
+    def _release(self, *, until: int) -> None:
+        """Give up waiting for parents, oldest first, until ``until`` are held.
+
+        Only records whose parent is not itself waiting are released as roots;
+        their own children follow them as usual.
+        """
+        while self._held > until:
+            waiting = {r.span_id for group in self._pending.values() for r in group}
+            tops = [parent for parent in self._pending if parent not in waiting]
+            if not tops:  # ids that loop (never made by llmgine): oldest first
+                tops = [next(iter(self._pending))]
+            for parent in tops:
+                orphans = self._pending.pop(parent)
+                self._held -= len(orphans)
+                for record in orphans:
+                    if record.duration is not None or record.kind in _ALERTS:
+                        self._create(record, None)
+                if self._held <= until:
+                    break
 
     def _create(self, record: TraceRecord, parent: SpanContext | None) -> None:
         trace = self._trace
