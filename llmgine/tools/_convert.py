@@ -139,6 +139,10 @@ def _is_enum(tp: object) -> bool:
     return isinstance(tp, type) and issubclass(tp, enum.Enum)
 
 
+def _is_set(tp: Any) -> bool:
+    return (get_origin(tp) or tp) in _SETS
+
+
 def _is_container(tp: object) -> bool:
     origin = get_origin(tp) or tp
     return origin is tuple or any(
@@ -147,7 +151,11 @@ def _is_container(tp: object) -> bool:
 
 
 def _same(a: object, b: object) -> bool:
-    """Equal and of the same JSON type (``1`` is not ``True``, ``1`` is not ``1.0``)."""
+    """Equal as JSON values: ``1`` matches ``1.0`` but never ``True``."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return a == b
     return type(a) is type(b) and a == b
 
 
@@ -249,7 +257,7 @@ def make_converter() -> cattrs.Converter:
     conv.register_structure_hook_factory(attrs.has, attrs_factory)
     # JSON has no sets: write them as arrays, in a stable order where possible.
     conv.register_unstructure_hook_func(
-        lambda tp: isinstance(tp, type) and issubclass(tp, set | frozenset),
+        _is_set,
         lambda value: [conv.unstructure(v) for v in _ordered(value)],
     )
     return conv

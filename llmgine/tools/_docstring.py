@@ -104,13 +104,18 @@ def parse_docstring(doc: str | None) -> Docstring:
     preamble: list[str] = []
     entries: dict[str, list[DocEntry]] = {}
     sections: dict[str, str] = {}
-    for title, lines in _split_sections(inspect.cleandoc(doc).splitlines()):
+    lines = inspect.cleandoc(doc).splitlines()
+    if _section_title(lines[0]) is not None and not any(map(_section_title, lines[1:])):
+        # cleandoc measured the margin without the first line, so a section
+        # opened there has its body at the margin: push it back under the title.
+        lines[1:] = [f"    {line}" if line else line for line in lines[1:]]
+    for title, run in _split_sections(lines):
         if title is None:
-            preamble.extend(lines)
+            preamble.extend(run)
         elif title in _ENTRY_SECTIONS.values():
-            entries.setdefault(title, []).extend(_parse_entries(lines))
+            entries.setdefault(title, []).extend(_parse_entries(run))
         else:
-            text = _join_paragraphs(_dedent(lines), sep="\n")
+            text = _join_paragraphs(_dedent(run), sep="\n")
             earlier = sections.get(title)
             sections[title] = f"{earlier}\n\n{text}" if earlier else text
     paragraphs = _paragraphs(preamble)

@@ -56,6 +56,7 @@ _ARRAYS = {
     collections.abc.Iterable,
     collections.abc.Collection,
 }
+_SCALARS = {"string", "integer", "number", "boolean"}
 _SETS = {set, frozenset, collections.abc.Set, collections.abc.MutableSet}
 _MAPPINGS = {dict, collections.abc.Mapping, collections.abc.MutableMapping}
 _FACTORY: type = attrs.Factory  # type: ignore[assignment]
@@ -143,17 +144,23 @@ def _enum_schema(values: list[object], where: str) -> JSONSchema:
 
 
 def nullable(schema: JSONSchema) -> JSONSchema:
-    """``schema`` widened to accept ``null`` as well."""
+    """``schema`` widened to accept ``null`` as well.
+
+    A scalar type gets a type list (``["integer", "null"]``); arrays and objects
+    get ``anyOf`` with null, so their keywords stay unconditional.
+    """
     if not schema:
         return schema
     json_type = schema.get("type")
-    if isinstance(json_type, str) and "anyOf" not in schema:
+    if isinstance(json_type, str) and json_type in _SCALARS:
         widened = {**schema, "type": [json_type, "null"]}
         if "enum" in schema:
             widened["enum"] = [*schema["enum"], None]
         return widened
     if isinstance(json_type, list):
         return schema if "null" in json_type else {**schema, "type": [*json_type, "null"]}
+    if set(schema) == {"anyOf"}:
+        return {"anyOf": [*schema["anyOf"], {"type": "null"}]}
     return {"anyOf": [schema, {"type": "null"}]}
 
 
@@ -224,8 +231,7 @@ def object_schema(
 def json_default(schema: JSONSchema, default: object) -> JSONSchema:
     """``schema`` with ``default`` added, if the default can be written as JSON."""
     try:
-        plain = CONVERTER.unstructure(default)
-        json.dumps(plain)
+        plain = json.loads(json.dumps(CONVERTER.unstructure(default), allow_nan=False))
     except (TypeError, ValueError, cattrs.errors.CattrsError):
         return schema
     return {**schema, "default": plain}
