@@ -1,5 +1,6 @@
 """The standard LLM contract and the providers that speak it."""
 
+from ._actor import ProviderActor as ProviderActor
 from ._anthropic import AnthropicCodec as AnthropicCodec
 from ._anthropic import AnthropicProvider as AnthropicProvider
 from ._base import Codec as Codec
@@ -58,6 +59,7 @@ __all__ = [
     "OpenAIProvider",
     "Part",
     "Provider",
+    "ProviderActor",
     "ReasoningDelta",
     "ReasoningPart",
     "RetryPolicy",
