@@ -6,10 +6,11 @@
 - :class:`FaultSchedule`: turn faults on and off by trio's clock.
 - :class:`ChaosTransport`: an httpx transport answering 429s, 500s, 529s,
   timeouts, truncated bodies and malformed server-sent events.
-
-The scripted LLM provider for tests is ``llmgine.llm.ScriptedProvider``.
+- :class:`ScriptedProvider` (from :mod:`llmgine.llm`): an LLM provider that
+  answers from a script, for tests and offline demos.
 """
 
+from ..llm import ScriptedProvider as ScriptedProvider
 from ._actors import FaultyActor as FaultyActor
 from ._actors import FaultyFactory as FaultyFactory
 from ._actors import faulty as faulty
@@ -23,9 +24,6 @@ from ._transport import Chaos as Chaos
 from ._transport import ChaosStatistics as ChaosStatistics
 from ._transport import ChaosTransport as ChaosTransport
 
-# Re-exported from llmgine.llm once it ships there:
-# from ..llm import ScriptedProvider as ScriptedProvider
-
 __all__ = [
     "Chaos",
     "ChaosStatistics",
@@ -38,5 +36,6 @@ __all__ = [
     "FaultyActor",
     "FaultyFactory",
     "InjectedFault",
+    "ScriptedProvider",
     "faulty",
 ]

@@ -16,6 +16,7 @@ EXPECTED = {
     "FaultyActor",
     "FaultyFactory",
     "InjectedFault",
+    "ScriptedProvider",
     "faulty",
 }
 
@@ -32,3 +33,9 @@ def test_every_public_name_has_a_docstring() -> None:
         obj = getattr(llmgine.testing, name)
         assert (obj.__doc__ or "").strip(), name
         assert obj.__module__.startswith("llmgine."), name
+
+
+def test_scripted_provider_is_the_llm_one() -> None:
+    from llmgine.llm import ScriptedProvider
+
+    assert llmgine.testing.ScriptedProvider is ScriptedProvider
