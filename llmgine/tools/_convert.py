@@ -150,6 +150,11 @@ def _is_container(tp: object) -> bool:
     )
 
 
+def _key(key: str) -> str:
+    """A mapping key as a path step: ``.name``, or ``['odd key']``."""
+    return f".{key}" if key.isidentifier() else f"[{key!r}]"
+
+
 def _same(a: object, b: object) -> bool:
     """Equal as JSON values: ``1`` matches ``1.0`` but never ``True``."""
     if isinstance(a, bool) or isinstance(b, bool):
@@ -168,14 +173,15 @@ def make_converter() -> cattrs.Converter:
     conv.register_structure_hook(bool, _structure_bool)
     conv.register_structure_hook_func(lambda tp: tp is Any, _structure_any)
 
-    def structure_items(values: list[Any], item: Any) -> list[Any]:
+    def structure_items(items: list[tuple[str, object, Any]]) -> list[Any]:
+        """Structure ``(path, value, type)`` triples, collecting every problem."""
         out: list[Any] = []
         found: list[tuple[str, str]] = []
-        for i, value in enumerate(values):
+        for path, value, tp in items:
             try:
-                out.append(conv.structure(value, item))
+                out.append(conv.structure(value, tp))
             except Exception as exc:
-                found.extend((f"[{i}]{p}", m) for p, m in problems(exc))
+                found.extend((f"{path}{p}", m) for p, m in problems(exc))
         if found:
             raise Invalid(found)
         return out
@@ -186,24 +192,20 @@ def make_converter() -> cattrs.Converter:
             if not isinstance(value, dict):
                 raise _mismatch("an object", value)
             item = args[1] if args else Any
-            values = structure_items(list(value.values()), item)
-            return dict(zip(map(str, value), values, strict=True))
+            keys = [str(k) for k in value]
+            values = structure_items([(_key(k), value[k], item) for k in keys])
+            return dict(zip(keys, values, strict=True))
         if not isinstance(value, list | tuple):
             raise _mismatch("an array", value)
         if origin is tuple and args and args[-1] is not Ellipsis:
             if len(value) != len(args):
                 raise _mismatch(f"an array of {len(args)} items", value)
-            found: list[tuple[str, str]] = []
-            out = []
-            for i, (v, t) in enumerate(zip(value, args, strict=True)):
-                try:
-                    out.append(conv.structure(v, t))
-                except Exception as exc:
-                    found.extend((f"[{i}]{p}", m) for p, m in problems(exc))
-            if found:
-                raise Invalid(found)
-            return tuple(out)
-        items = structure_items(list(value), args[0] if args else Any)
+            pairs = zip(value, args, strict=True)
+            return tuple(
+                structure_items([(f"[{i}]", v, t) for i, (v, t) in enumerate(pairs)])
+            )
+        item = args[0] if args else Any
+        items = structure_items([(f"[{i}]", v, item) for i, v in enumerate(value)])
         if origin is tuple:
             return tuple(items)
         if origin in _SETS:
