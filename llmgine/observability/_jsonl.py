@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import cattrs
+from cattrs.fns import identity
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from llmgine._exceptions import ConfigurationError
@@ -73,8 +74,16 @@ def make_converter() -> cattrs.Converter:
         make_dict_unstructure_fn(
             TraceRecord,
             converter,
+            # absent fields read back as their defaults (None, {}): lines stay
+            # short, and jq sees null for them all the same
+            _cattrs_omit_if_default=True,
             kind=override(unstruct_hook=lambda kind: kind.value),
+            at=override(omit_if_default=False),
             attributes=override(unstruct_hook=_json_safe_mapping),
+            **{
+                name: override(unstruct_hook=identity)
+                for name in ("parent_id", "duration", "actor", "error", "error_type")
+            },
         ),
     )
     converter.register_structure_hook(

@@ -50,9 +50,14 @@ _SECRET_VALUE = re.compile(
     re.IGNORECASE,
 )
 
-# Attribute keys are few and repeat: remember the verdict per key.
+# Attribute keys are few and repeat: remember the verdict per key. Short
+# string values repeat too (actor paths, message types): remember the clean ones.
 _key_cache: dict[str, bool] = {}
 _KEY_CACHE_LIMIT = 4096
+_clean_strings: dict[str, None] = {}
+_CLEAN_LIMIT = 4096
+_CLEAN_LENGTH = 64
+_SCALARS = frozenset({int, float, bool, type(None)})
 
 
 def _secret_key(key: str) -> bool:
@@ -96,11 +101,16 @@ def redact(attributes: Mapping[str, object]) -> Mapping[str, object]:
     case, which costs no copy); otherwise a new dict.
     """
     changed: dict[str, object] | None = None
+    clean = _clean_strings
     for key, value in attributes.items():
         if _secret_key(str(key)):
             new: object = REDACTED if value is not None else None
-        elif type(value) is int or type(value) is float or value is None:
+        elif type(value) in _SCALARS or (type(value) is str and value in clean):
             continue
+        elif type(value) is str:
+            new = redact_text(value)
+            if new is value and len(value) <= _CLEAN_LENGTH and len(clean) < _CLEAN_LIMIT:
+                clean[value] = None
         else:
             new = _value(value)
         if new is not value:
