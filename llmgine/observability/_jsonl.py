@@ -80,10 +80,12 @@ def make_converter() -> cattrs.Converter:
             kind=override(unstruct_hook=lambda kind: kind.value),
             at=override(omit_if_default=False),
             attributes=override(unstruct_hook=_json_safe_mapping),
-            **{
-                name: override(unstruct_hook=identity)
-                for name in ("parent_id", "duration", "actor", "error", "error_type")
-            },
+            # plain JSON values already: no per-field hook call
+            parent_id=override(unstruct_hook=identity),
+            duration=override(unstruct_hook=identity),
+            actor=override(unstruct_hook=identity),
+            error=override(unstruct_hook=identity),
+            error_type=override(unstruct_hook=identity),
         ),
     )
     converter.register_structure_hook(
