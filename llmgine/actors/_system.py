@@ -302,6 +302,11 @@ async def open_actor_system(
                     finally:
                         system.root.close()
                     nursery.cancel_scope.cancel()
+            except BaseExceptionGroup as group:
+                # Actor tasks never raise: the one error is the body's own.
+                if len(group.exceptions) == 1:
+                    raise group.exceptions[0] from group.exceptions[0].__cause__
+                raise  # pragma: no cover - defensive
             finally:
                 system._nursery = None
                 service.cancel_scope.cancel()
