@@ -77,7 +77,8 @@ def _blob(part: BlobPart) -> dict[str, Any]:
 def _block(part: Part) -> dict[str, Any] | None:
     match part:
         case TextPart(text=text):
-            return {"type": "text", "text": text} if text else None
+            # the API rejects empty and whitespace-only text blocks
+            return {"type": "text", "text": text} if text.strip() else None
         case ToolCallPart(id=call_id, name=name, arguments=arguments):
             input_ = arguments_object(arguments)
             return {"type": "tool_use", "id": call_id, "name": name, "input": input_}

@@ -164,6 +164,8 @@ class ScriptedProvider:
         if isinstance(item, BaseException):
             raise item
         if isinstance(item, type):
+            if issubclass(item, ProviderError):
+                raise item(f"scripted {item.__name__}", provider=self._name)
             raise item()
         if callable(item):
             result = item(request)

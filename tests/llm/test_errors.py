@@ -244,11 +244,14 @@ def test_transport_errors() -> None:
     connect = error_from_transport(
         provider="p", error=httpx.ConnectError("refused", request=request)
     )
-    assert type(connect) is ProviderUnavailable and is_retryable(connect)
+    assert type(connect) is ProviderUnavailable
+    assert is_retryable(connect)
     timeout = error_from_transport(provider="p", error=httpx.ReadTimeout("slow"))
-    assert type(timeout) is ProviderTimeout and is_retryable(timeout)
+    assert type(timeout) is ProviderTimeout
+    assert is_retryable(timeout)
     decoding = error_from_transport(provider="p", error=httpx.DecodingError("gzip"))
-    assert type(decoding) is MalformedResponseError and not is_retryable(decoding)
+    assert type(decoding) is MalformedResponseError
+    assert not is_retryable(decoding)
 
 
 def test_only_transient_errors_are_retryable() -> None:

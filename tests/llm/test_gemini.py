@@ -215,7 +215,8 @@ def test_decode_function_calls_infers_tool_call_and_generates_ids() -> None:
         {"location": "Paris"},
         "CiQB0e2Kb7Vq",
     )
-    assert paris.id.startswith("call_") and rome.id.startswith("call_")
+    assert paris.id.startswith("call_")
+    assert rome.id.startswith("call_")
     assert paris.id != rome.id
     assert response.usage == Usage(
         input_tokens=120,
@@ -326,7 +327,8 @@ def test_stream_thoughts_and_text() -> None:
 def test_stream_function_calls_finish_as_tool_call() -> None:
     events = decode_stream([GEMINI_FUNCTION_CALLS])
     first, second, finish = events
-    assert isinstance(first, ToolCallDelta) and isinstance(second, ToolCallDelta)
+    assert isinstance(first, ToolCallDelta)
+    assert isinstance(second, ToolCallDelta)
     assert (first.index, second.index) == (0, 1)
     assert json.loads(first.arguments) == {"location": "Paris"}
     assert first.signature == "CiQB0e2Kb7Vq"

@@ -1,4 +1,4 @@
-"""Retries on trio's clock: waits asked for are honoured, the caller's errors are not retried.
+"""Retries on trio's clock: waits asked for are honoured, callers' errors are not.
 
 Every test here runs under ``autojump_clock`` (a MockClock): waits take no real
 time, and ``trio.current_time()`` shows exactly how long the provider waited.

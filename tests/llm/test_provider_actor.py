@@ -1,0 +1,104 @@
+"""ProviderActor: a provider as a supervised actor, with a breaker that fails fast."""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+import trio
+import trio.testing
+
+from llmgine._exceptions import (
+    CircuitOpenError,
+    ConfigurationError,
+    ProviderUnavailable,
+    RateLimitError,
+)
+from llmgine.actors import BreakerState, CircuitBreaker, open_actor_system
+from llmgine.actors._tracing import RecordKind
+from llmgine.llm import LLMRequest, Message, ProviderActor, ScriptedProvider
+
+from .conftest import RecordingSink
+
+REQUEST = LLMRequest(model="demo", messages=[Message.user("hi")])
+
+
+async def test_ask_answers_with_the_response_and_traces_the_call() -> None:
+    provider = ScriptedProvider(["hello"])
+    sink = RecordingSink()
+    async with open_actor_system("app", tracer=sink) as system:
+        ref = await system.spawn(functools.partial(ProviderActor, provider), name="llm")
+        response = await ref.ask(REQUEST, timeout=5)
+    assert response.text == "hello"
+    calls = [r for r in sink.records if r.kind is RecordKind.LLM_CALL]
+    assert [r.name for r in calls] == ["chat demo"]
+    assert provider.closed  # on_stop closed it
+
+
+async def test_provider_errors_are_answered_not_restarted() -> None:
+    provider = ScriptedProvider([RateLimitError("slow down"), "recovered"])
+    async with open_actor_system("app") as system:
+        ref = await system.spawn(functools.partial(ProviderActor, provider), name="llm")
+        with pytest.raises(RateLimitError, match="slow down"):
+            await ref.ask(REQUEST, timeout=5)
+        assert (await ref.ask(REQUEST, timeout=5)).text == "recovered"
+        stats = ref.statistics()
+    assert stats.restarts == 0
+    assert stats.processed == 2
+
+
+async def test_breaker_opens_after_repeated_failures_and_recovers(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    down = ProviderUnavailable("overloaded", provider="scripted")
+    provider = ScriptedProvider([down, down, down, "back"])
+    breaker = CircuitBreaker(max_failures=3, reset_timeout=10.0)
+    async with open_actor_system("app") as system:
+        ref = await system.spawn(
+            functools.partial(ProviderActor, provider), name="llm", breaker=breaker
+        )
+        for _ in range(3):
+            with pytest.raises(ProviderUnavailable):
+                await ref.ask(REQUEST, timeout=5)
+        assert ref.statistics().breaker is BreakerState.OPEN
+        with pytest.raises(CircuitOpenError):
+            await ref.ask(REQUEST, timeout=5)  # fails fast: the provider is not called
+        assert len(provider.requests) == 3
+        await trio.sleep(10.0)
+        assert (await ref.ask(REQUEST, timeout=5)).text == "back"  # the half-open trial
+        assert ref.statistics().breaker is BreakerState.CLOSED
+        assert ref.statistics().restarts == 0
+
+
+async def test_a_wrong_message_is_answered_as_an_error() -> None:
+    async with open_actor_system("app") as system:
+        ref = await system.spawn(
+            functools.partial(ProviderActor, ScriptedProvider([])), name="llm"
+        )
+        with pytest.raises(ConfigurationError, match="expects an LLMRequest"):
+            await ref.ask("hello", timeout=5)
+        assert ref.statistics().restarts == 0
+
+
+async def test_a_bug_restarts_the_actor_and_a_shared_provider_stays_open() -> None:
+    def broken(request: LLMRequest) -> str:
+        raise KeyError("bug in the callable")
+
+    provider = ScriptedProvider([broken, "fine"])
+    async with open_actor_system("app") as system:
+        factory = functools.partial(ProviderActor, provider, close_on_stop=False)
+        ref = await system.spawn(factory, name="llm")
+        with pytest.raises(KeyError):
+            await ref.ask(REQUEST, timeout=5)
+        assert (await ref.ask(REQUEST, timeout=5)).text == "fine"
+        assert ref.statistics().restarts == 1
+    assert not provider.closed
+
+
+async def test_a_streaming_request_is_answered_whole() -> None:
+    provider = ScriptedProvider(["streamed reply"])
+    async with open_actor_system("app") as system:
+        ref = await system.spawn(functools.partial(ProviderActor, provider), name="llm")
+        stream_request = LLMRequest(model="demo", messages=[], stream=True)
+        response = await ref.ask(stream_request, timeout=5)
+    assert response.text == "streamed reply"
