@@ -134,12 +134,12 @@ class ConsoleHandler:
         style = _STYLES.get(record.kind, "white")
         clock = time.strftime("%H:%M:%S", time.localtime(record.at))
         millis = int((record.at % 1) * 1000)
-        line = Text(no_wrap=True, overflow="ellipsis")
+        line = Text()
         line.append(f"{clock}.{millis:03d} ", style="dim")
         line.append(f"{record.trace_id[:8]} ", style="dim")
         line.append(f"{record.kind.value:<{_KIND_WIDTH}} ", style=style)
         line.append(record.name, style="bold" if record.duration is not None else "")
-        if record.actor:
+        if record.actor and record.actor != record.name:
             line.append(f"  {record.actor}", style="cyan")
         if record.duration is not None:
             line.append(f"  {_duration(record.duration)}", style="yellow")
@@ -156,10 +156,21 @@ class ConsoleHandler:
         return line
 
     def handle(self, records: Sequence[TraceRecord]) -> None:
-        """Print the lines for ``records``."""
+        """Print the lines for ``records``.
+
+        On a terminal a long line is cut at its width (with an ellipsis);
+        written to a file or a pipe, lines are kept whole.
+        """
+        console = self.console
+        cut = console.is_terminal
         for record in records:
-            if self._shown(record):
-                self.console.print(self.format(record), soft_wrap=False, highlight=False)
+            if not self._shown(record):
+                continue
+            line = self.format(record)
+            if cut:
+                console.print(line, highlight=False, no_wrap=True, overflow="ellipsis")
+            else:
+                console.print(line, highlight=False, soft_wrap=True)
 
     def close(self) -> None:
         """Nothing to release: the console belongs to the caller."""

@@ -166,3 +166,28 @@ def test_default_console_writes_to_stderr(capsys: pytest.CaptureFixture[str]) ->
 def test_bad_settings(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         ConsoleHandler(**kwargs)  # type: ignore[arg-type]
+
+
+def test_on_a_terminal_long_lines_are_cut() -> None:
+    out = io.StringIO()
+    console = Console(file=out, width=60, force_terminal=True, color_system=None)
+    ConsoleHandler(console).handle([make_record(attributes={"note": "y" * 30})])
+    (line,) = out.getvalue().splitlines()
+    assert len(line) == 60
+    assert line.endswith("…")
+
+
+def test_in_a_file_long_lines_stay_whole() -> None:
+    out = io.StringIO()
+    ConsoleHandler(Console(file=out, width=60)).handle(
+        [make_record(attributes={"note": "y" * 30, "other": "z" * 30})]
+    )
+    (line,) = out.getvalue().splitlines()
+    assert line.endswith("other=" + "z" * 30)
+
+
+def test_the_actor_is_not_repeated_when_it_is_the_name() -> None:
+    line = ConsoleHandler(_console()[0]).format(
+        make_record(RecordKind.ACTOR_STARTED, "/app/a", actor="/app/a", duration=None)
+    )
+    assert line.plain.count("/app/a") == 1
