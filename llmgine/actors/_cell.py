@@ -54,6 +54,8 @@ class Cell:
         self._exit_requested = False
         self._leave = False  # either of the two above: checked once per message
         self._final = False
+        self._self_stop = False
+        self._finalized = trio.Event()
         self._sleeping = False
         self._done: trio.Event | None = None
         self._scope: trio.CancelScope | None = None
@@ -135,11 +137,11 @@ class Cell:
             self.system.event(
                 RecordKind.ACTOR_FAILED, self.path, {}, error=failure, actor=self.path
             )
-            if self._final:
+            if self._self_stop:
                 await self.finalize()
-            else:
+            elif not self._final:
                 await self.parent.child_failed(self, failure)
-        elif self._final:
+        elif self._self_stop:
             await self.finalize()
         elif self._exit_requested and not self._stop_requested:
             await self.parent.child_exited(self)
@@ -280,6 +282,7 @@ class Cell:
             return
         self._final = True
         if trio.lowlevel.current_task() is self._task:
+            self._self_stop = True
             self._stop_requested = True
             self._leave = True
             return
@@ -289,6 +292,7 @@ class Cell:
     async def finalize(self) -> None:
         """Stop for good: halt, close the mailbox, dead-letter what is queued."""
         if self.finalized:
+            await self._finalized.wait()
             return
         self.finalized = True
         self._final = True
@@ -298,6 +302,7 @@ class Cell:
         self.close()
         self.parent.remove(self)
         self.system.event(RecordKind.ACTOR_STOPPED, self.path, {}, actor=self.path)
+        self._finalized.set()
 
     def close(self) -> None:
         """Close the mailbox and dead-letter what it holds (never waits)."""

@@ -287,29 +287,29 @@ async def open_actor_system(
     sink_token = current_sink.set(tracer)
     try:
         await system.dead_letters._load()
-        async with trio.open_nursery() as service:
-            if tracer is not None:
-                tracer.start(system)
-                service.start_soon(tracer.run)
-            if dead_letter_store is not None:
-                service.start_soon(system.dead_letters._run_flusher)
-            try:
-                async with trio.open_nursery() as nursery:
-                    system._nursery = nursery
-                    try:
-                        yield system
-                        await system.root.finalize()
-                    finally:
-                        system.root.close()
-                    nursery.cancel_scope.cancel()
-            except BaseExceptionGroup as group:
-                # Actor tasks never raise: the one error is the body's own.
-                if len(group.exceptions) == 1:
-                    raise group.exceptions[0] from group.exceptions[0].__cause__
-                raise  # pragma: no cover - defensive
-            finally:
-                system._nursery = None
-                service.cancel_scope.cancel()
+        try:
+            async with trio.open_nursery() as service:
+                if tracer is not None:
+                    tracer.start(system)
+                    service.start_soon(tracer.run)
+                if dead_letter_store is not None:
+                    service.start_soon(system.dead_letters._run_flusher)
+                try:
+                    async with trio.open_nursery() as nursery:
+                        system._nursery = nursery
+                        try:
+                            yield system
+                            await system.root.finalize()
+                        finally:
+                            system.root.close()
+                        nursery.cancel_scope.cancel()
+                finally:
+                    system._nursery = None
+                    service.cancel_scope.cancel()
+        except BaseExceptionGroup as group:
+            # Actor and service tasks never raise: the one error is the body's own.
+            error = _sole(group)
+            raise error from error.__cause__
         with trio.CancelScope(shield=True):
             await system.dead_letters.flush()
             if tracer is not None:
@@ -321,3 +321,11 @@ async def open_actor_system(
         _current_system.reset(system_token)
     if system._failure is not None:
         raise system._failure
+
+
+def _sole(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The single error inside (possibly nested) one-element groups."""
+    error: BaseException = group
+    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+        error = error.exceptions[0]
+    return error
