@@ -19,7 +19,7 @@ import contextlib
 import logging
 import math
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Protocol
 
 import attrs
@@ -92,14 +92,12 @@ class Tracer:
     calls :meth:`aclose` at exit, after all actors stopped, so every record is
     delivered and every handler closed when the ``async with`` block ends.
 
-    Standalone (in a test, or around plain trio code), set it as the current
-    sink and call :meth:`flush` to deliver what is held::
+    Standalone (in a test, or around plain trio code), make it the current
+    sink with :meth:`activate` and call :meth:`flush` to deliver what is held::
 
         tracer = Tracer([handler])
-        token = current_sink.set(tracer)
-        with traced(RecordKind.CUSTOM, "work"):
+        with tracer.activate(), traced(RecordKind.CUSTOM, "work"):
             ...
-        current_sink.reset(token)
         tracer.flush()
 
     ``capacity`` bounds the records held between deliveries (beyond it they
@@ -199,7 +197,16 @@ class Tracer:
         )
 
     def start(self, system: object) -> None:
-        """Attach to a running system (the runtime calls this once)."""
+        """Attach to a running system (the runtime calls this once).
+
+        A tracer serves one system: once closed, its handlers are closed too,
+        so starting it again raises :class:`ConfigurationError`.
+        """
+        if self._closed:
+            raise ConfigurationError(
+                "this Tracer is closed (its system has exited): give each actor"
+                " system a Tracer of its own"
+            )
         self._system = system
         self._token = trio.lowlevel.current_trio_token()
 
@@ -222,6 +229,19 @@ class Tracer:
             while pending > 0:
                 pending -= self._deliver_batch()
                 await trio.lowlevel.checkpoint()
+
+    @contextlib.contextmanager
+    def activate(self) -> Iterator[Tracer]:
+        """Make this the tracer that :func:`traced` reports to, inside the block.
+
+        For use without an actor system (``open_actor_system`` does this for
+        every task it runs). Tasks started inside the block inherit it.
+        """
+        token = current_sink.set(self)
+        try:
+            yield self
+        finally:
+            current_sink.reset(token)
 
     def flush(self) -> None:
         """Deliver everything held now, synchronously."""

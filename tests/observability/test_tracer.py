@@ -106,6 +106,14 @@ async def test_aclose_delivers_everything_and_closes_handlers(
     assert handler.closed == 1
 
 
+async def test_a_closed_tracer_cannot_serve_another_system(handler: ListHandler) -> None:
+    tracer = Tracer([handler])
+    tracer.start(object())
+    await tracer.aclose()
+    with pytest.raises(ConfigurationError, match="give each actor system a Tracer"):
+        tracer.start(object())
+
+
 async def test_aclose_delivers_inside_a_cancelled_scope(handler: ListHandler) -> None:
     tracer = Tracer([handler])
     tracer.emit(make_record())
@@ -200,15 +208,17 @@ async def test_wake_after_the_run_ended_is_harmless(handler: ListHandler) -> Non
 
 def test_traced_spans_reach_the_tracer(handler: ListHandler) -> None:
     tracer = Tracer([handler])
-    token = current_sink.set(tracer)
-    try:
+    with tracer.activate() as active:
+        assert active is tracer
+        assert current_sink.get() is tracer
         with traced(RecordKind.ENGINE_RUN, "invoke_agent helper"):
             with traced(RecordKind.LLM_CALL, "chat m", {"gen_ai.request.model": "m"}):
                 pass
             with pytest.raises(KeyError), traced(RecordKind.TOOL_CALL, "execute_tool t"):
                 raise KeyError("x")
-    finally:
-        current_sink.reset(token)
+    assert current_sink.get() is None
+    with traced(RecordKind.CUSTOM, "not recorded"):
+        pass
     tracer.flush()
     llm, tool, engine = handler.records
     assert engine.parent_id is None
