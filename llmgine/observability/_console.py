@@ -48,9 +48,11 @@ _SHORT: Mapping[str, str] = {
     "gen_ai.response.finish_reasons": "finish",
     "gen_ai.tool.call.id": "call",
 }
-# Attributes never shown on a line: content is long, and already in the name.
+# Attributes never shown on a line: content is long; the rest is already
+# in the name or the actor column.
 _HIDDEN = frozenset(
     {
+        "llmgine.actor.path",
         "gen_ai.operation.name",
         "gen_ai.request.model",
         "gen_ai.tool.name",

@@ -43,6 +43,11 @@ def test_record_types_are_the_runtime_ones() -> None:
     assert llmgine.observability.traced is _tracing.traced
 
 
+def test_a_tracer_is_what_the_runtime_takes() -> None:
+    sink: _tracing.TraceSink = llmgine.observability.Tracer([])  # checked by mypy
+    assert callable(sink.emit)
+
+
 def test_every_public_name_has_a_docstring() -> None:
     for name in PUBLIC:
         assert getattr(llmgine.observability, name).__doc__, name
