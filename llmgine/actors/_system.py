@@ -44,14 +44,17 @@ _current_system: contextvars.ContextVar[ActorSystem | None] = contextvars.Contex
 _default_tracer_factory: Callable[[], TraceSink | None] | None = None
 
 
-def set_default_tracer_factory(factory: Callable[[], TraceSink | None] | None) -> None:
+def set_default_tracer_factory(
+    factory: Callable[[], TraceSink | None] | None,
+) -> Callable[[], TraceSink | None] | None:
     """Install what ``open_actor_system`` calls when no tracer is passed.
 
-    ``llmgine`` installs a factory that reads ``LLMGINE_TRACE``; the runtime
-    itself knows nothing of the handlers.
+    Returns the factory it replaces. ``llmgine`` installs one that reads
+    ``LLMGINE_TRACE``; the runtime itself knows nothing of the handlers.
     """
     global _default_tracer_factory
-    _default_tracer_factory = factory
+    previous, _default_tracer_factory = _default_tracer_factory, factory
+    return previous
 
 
 def current_system() -> ActorSystem | None:

@@ -10,6 +10,7 @@ import trio.testing
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from llmgine._exceptions import ConfigurationError
 from llmgine.actors import (
     Actor,
     ActorStopped,
@@ -20,7 +21,6 @@ from llmgine.actors import (
     Priority,
     open_actor_system,
 )
-from llmgine._exceptions import ConfigurationError
 
 
 class Gate(Actor):
@@ -36,7 +36,9 @@ class Gate(Actor):
         return message
 
 
-async def _blocked_actor(system: Any, mailbox: Mailbox) -> tuple[Any, trio.Event, list[Any]]:
+async def _blocked_actor(
+    system: Any, mailbox: Mailbox
+) -> tuple[Any, trio.Event, list[Any]]:
     gate = trio.Event()
     seen: list[Any] = []
     ref = await system.spawn(lambda: Gate(gate, seen), name="gate", mailbox=mailbox)
@@ -201,7 +203,12 @@ async def test_a_sender_waiting_for_room_learns_the_actor_stopped(
 @given(
     capacity=st.integers(1, 5),
     overflow=st.sampled_from(
-        [Overflow.DROP_NEWEST, Overflow.DROP_OLDEST, Overflow.REJECT, Overflow.BACKPRESSURE]
+        [
+            Overflow.DROP_NEWEST,
+            Overflow.DROP_OLDEST,
+            Overflow.REJECT,
+            Overflow.BACKPRESSURE,
+        ]
     ),
     sends=st.lists(st.sampled_from(list(Priority)), max_size=30),
 )

@@ -124,7 +124,9 @@ async def test_restart_types() -> None:
             await temp2.tell("hi")
 
 
-async def test_intensity_exhaustion_escalates_and_the_parent_restarts_the_subtree() -> None:
+async def test_intensity_exhaustion_escalates_and_the_parent_restarts_the_subtree() -> (
+    None
+):
     log: dict[str, int] = {}
     async with open_actor_system("app") as system:
         sup = await system.spawn_supervisor(
@@ -181,10 +183,17 @@ async def test_escalation_through_nested_supervisors() -> None:
     while cause is not None:
         chain.append(type(cause).__name__)
         cause = cause.__cause__
-    assert chain == ["SupervisionError", "SupervisionError", "SupervisionError", "RuntimeError"]
+    assert chain == [
+        "SupervisionError",
+        "SupervisionError",
+        "SupervisionError",
+        "RuntimeError",
+    ]
 
 
-async def test_backoff_waits_between_restarts(autojump_clock: trio.testing.MockClock) -> None:
+async def test_backoff_waits_between_restarts(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
     log: dict[str, int] = {}
     starts: list[float] = []
 
