@@ -115,7 +115,7 @@ async def test_ask_timeout(autojump_clock: trio.testing.MockClock) -> None:
     async with open_actor_system("app", shutdown_timeout=0.5) as system:
         ref = await system.spawn(Counter, name="counter")
         start = trio.current_time()
-        with pytest.raises(AskTimeout, match="did not answer within 2.0s"):
+        with pytest.raises(AskTimeout, match=r"did not answer within 2\.0s"):
             await ref.ask(Hang(), timeout=2.0)
         assert trio.current_time() - start == pytest.approx(2.0)
         assert isinstance(AskTimeout("x"), TimeoutError)

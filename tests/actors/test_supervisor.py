@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -68,7 +69,7 @@ async def test_strategies_restart_the_right_children(
 ) -> None:
     log: dict[str, int] = {}
     async with open_actor_system("app") as system:
-        a, b, c = await _tree(system, strategy, log)
+        a, b, _c = await _tree(system, strategy, log)
         await a.tell(1)
         await b.tell("crash")
         await system.wait_until_idle()
@@ -216,7 +217,7 @@ async def test_backoff_waits_between_restarts(
             with pytest.raises(RuntimeError):
                 await ref.ask("crash")
         await ref.ask("x")
-    gaps = [round(b - a, 3) for a, b in zip(starts, starts[1:], strict=False)]
+    gaps = [round(b - a, 3) for a, b in itertools.pairwise(starts)]
     assert gaps == [1.0, 2.0, 3.0, 3.0]
 
 
