@@ -163,20 +163,26 @@ class ScriptedProvider:
         item = self._script.popleft()
         if isinstance(item, BaseException):
             raise item
-        if isinstance(item, type):
+        if isinstance(item, type) and issubclass(item, BaseException):
             if issubclass(item, ProviderError):
                 raise item(f"scripted {item.__name__}", provider=self._name)
             raise item()
-        if callable(item):
-            result = item(request)
-            item = await result if inspect.isawaitable(result) else result
-        if isinstance(item, str):
-            item = LLMResponse(message=Message.assistant(item))
-        if isinstance(item, LLMResponse):
+        reply: object = item
+        if callable(reply):
+            result = reply(request)
+            reply = await result if inspect.isawaitable(result) else result
+        if isinstance(reply, str):
+            reply = LLMResponse(message=Message.assistant(reply))
+        if isinstance(reply, LLMResponse):
             return attrs.evolve(
-                item, provider=self._name, model=item.model or request.model
+                reply, provider=self._name, model=reply.model or request.model
             )
-        return list(item)
+        if isinstance(reply, list | tuple):
+            return list(reply)
+        raise ConfigurationError(
+            "a script entry must give an LLMResponse, a str or a list of stream "
+            f"events (got {type(reply).__name__})"
+        )
 
     async def complete(self, request: LLMRequest) -> LLMResponse:
         """The next scripted reply to ``request``."""

@@ -151,6 +151,8 @@ class StreamAccumulator:
                 self._add_call(event)
             case StreamFinish():
                 self._finish = event
+            case _:
+                raise TypeError(f"not a stream event: {event!r}")
 
     def _pieces(self, kind: type[TextPart] | type[ReasoningPart]) -> _Pieces:
         last = self._parts[-1] if self._parts else None

@@ -342,13 +342,22 @@ def test_stream_block_start_with_text_and_unknown_delta() -> None:
                 },
             ),
             (
+                "content_block_start",
+                {
+                    "type": "content_block_start",
+                    "index": 1,
+                    "content_block": {"type": "thinking", "thinking": "Hmm"},
+                },
+            ),
+            ("message_delta", {"type": "message_delta", "delta": {}, "usage": None}),
+            (
                 "message_delta",
                 {"type": "message_delta", "delta": {"stop_reason": "end_turn"}},
             ),
             ("message_stop", {"type": "message_stop"}),
         ]
     )
-    assert events[0] == TextDelta(text="Hi")
+    assert events[:2] == [TextDelta(text="Hi"), ReasoningDelta(text="Hmm")]
     assert isinstance(events[-1], StreamFinish)
     assert events[-1].finish_reason is FinishReason.STOP
 

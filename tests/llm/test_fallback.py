@@ -99,3 +99,41 @@ async def test_aclose_closes_each_provider_once_and_naming() -> None:
     assert other.closed
     with pytest.raises(ConfigurationError):
         FallbackProvider([])
+
+
+class PlainEvents:
+    """A bare async iterator of events (no aclose)."""
+
+    def __init__(self) -> None:
+        self.items: list[object] = [TextDelta(text="x"), StreamFinish()]
+
+    def __aiter__(self) -> PlainEvents:
+        return self
+
+    async def __anext__(self) -> object:
+        if not self.items:
+            raise StopAsyncIteration
+        return self.items.pop(0)
+
+
+class PlainStreamProvider:
+    """A provider whose stream is not an async generator."""
+
+    name = "plain"
+
+    async def complete(self, request: LLMRequest) -> object:
+        raise NotImplementedError
+
+    def stream(self, request: LLMRequest) -> PlainEvents:
+        return PlainEvents()
+
+    async def aclose(self) -> None:
+        pass
+
+
+async def test_streams_without_aclose_are_fine() -> None:
+    fallback = FallbackProvider([PlainStreamProvider()])  # type: ignore[list-item]
+    assert await collect(fallback.stream(REQUEST)) == [
+        TextDelta(text="x"),
+        StreamFinish(),
+    ]

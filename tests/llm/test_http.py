@@ -234,6 +234,7 @@ def test_base_class_needs_a_url() -> None:
         provider._url(REQUEST, stream=False)
     assert (provider.server_address, provider.server_port) == ("x.test", 443)
     assert provider.base_url == "https://x.test"
+    assert isinstance(provider.codec, OpenAICodec)
 
 
 @pytest.mark.parametrize(
@@ -284,3 +285,25 @@ async def test_keys_never_appear_in_errors_reprs_or_traces(
     assert any(SECRET in v for v in wire.requests[0].headers.values())  # it was sent
     for text in seen:
         assert SECRET not in text
+
+
+async def test_a_body_that_breaks_while_read_is_unavailable_and_closed() -> None:
+    body = ChunkStream([b'{"id": "x", '], then="fail")
+    async with streaming(body) as client:
+        provider = OpenAIProvider(api_key="sk", client=client, retry=RetryPolicy.never())
+        with pytest.raises(ProviderUnavailable, match="ReadError"):
+            await provider.complete(REQUEST)
+    assert body.closed
+
+
+async def test_cancelling_a_call_closes_the_response(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    body = ChunkStream([b'{"id": "x", '], then="stall")
+    async with streaming(body) as client:
+        provider = OpenAIProvider(api_key="sk", client=client, timeout=60.0)
+        with trio.move_on_after(1.0) as scope:
+            await provider.complete(REQUEST)
+    assert scope.cancelled_caught
+    assert trio.current_time() == pytest.approx(1.0)
+    assert body.closed

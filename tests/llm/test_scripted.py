@@ -56,6 +56,11 @@ async def test_exceptions_are_raised_instances_or_classes() -> None:
     with pytest.raises(ProviderUnavailable):
         await provider.complete(request())
     assert (await provider.complete(request())).text == "ok"
+    provider.add(ValueError, lambda req: 42)
+    with pytest.raises(ValueError):
+        await provider.complete(request())
+    with pytest.raises(ConfigurationError, match="got int"):
+        await provider.complete(request())
 
 
 async def test_callables_see_the_request_sync_or_async() -> None:

@@ -74,3 +74,11 @@ def test_any_payload_round_trips(payloads: list[str]) -> None:
         lines.extend(f"data: {part}" for part in payload.split("\n"))
         lines.append("")
     assert [e.data for e in decode(lines)] == payloads
+
+
+async def test_aiter_sse_with_a_closing_blank_line() -> None:
+    async def lines() -> AsyncIterator[str]:
+        for line in ["data: 1", ""]:
+            yield line
+
+    assert [e.data async for e in aiter_sse(lines())] == ["1"]

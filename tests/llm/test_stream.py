@@ -81,6 +81,8 @@ def test_missing_ids_are_generated_once() -> None:
 
 
 def test_an_unfinished_stream_reads_as_stop() -> None:
+    response = fold(TextDelta(text="partial"), ToolCallDelta(index=0, id="c", name="f"))
+    assert response.tool_calls[0].arguments == {}  # no argument text: no arguments
     response = fold(TextDelta(text="partial"))
     assert response.finish_reason is FinishReason.STOP
     assert response.text == "partial"
@@ -107,3 +109,27 @@ def test_split_then_fold_gives_the_response_back() -> None:
     events = split_response(original, chunk_size=7)
     assert sum(isinstance(e, TextDelta) for e in events) == 6
     assert fold(*events) == original
+
+
+def test_something_else_is_refused() -> None:
+    import pytest
+
+    with pytest.raises(TypeError, match="not a stream event"):
+        StreamAccumulator().add("text")  # type: ignore[arg-type]
+
+
+def test_split_skips_what_has_no_stream_event() -> None:
+    from llmgine.llm import BlobPart
+
+    response = LLMResponse(
+        message=Message(
+            role="assistant",
+            parts=(
+                BlobPart(mime_type="image/png", data="iVBOR"),
+                ReasoningPart(text="unsigned"),
+                TextPart(text=""),
+            ),
+        )
+    )
+    events = split_response(response)
+    assert events == [ReasoningDelta(text="unsigned"), StreamFinish()]
