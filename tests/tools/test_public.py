@@ -1,0 +1,23 @@
+"""The public surface of ``llmgine.tools`` is exactly what is meant."""
+
+from __future__ import annotations
+
+import llmgine.tools
+
+
+def test_public_names() -> None:
+    public = {name for name in dir(llmgine.tools) if not name.startswith("_")}
+    assert public == {
+        "Tool",
+        "ToolActor",
+        "ToolActorRef",
+        "ToolRegistry",
+        "spawn_tool_actor",
+        "tool",
+    }
+
+
+def test_every_public_name_has_a_docstring() -> None:
+    for name in ("Tool", "ToolActor", "ToolActorRef", "ToolRegistry", "spawn_tool_actor"):
+        assert getattr(llmgine.tools, name).__doc__, name
+    assert llmgine.tools.tool.__doc__
