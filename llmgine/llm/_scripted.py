@@ -21,6 +21,7 @@ from ._stream import (
 )
 from ._trace import StreamSpan, llm_span, record_response
 from ._types import (
+    FinishReason,
     LLMRequest,
     LLMResponse,
     Message,
@@ -174,8 +175,14 @@ class ScriptedProvider:
         if isinstance(reply, str):
             reply = LLMResponse(message=Message.assistant(reply))
         if isinstance(reply, LLMResponse):
+            finish = reply.finish_reason
+            if finish is FinishReason.STOP and reply.tool_calls:
+                finish = FinishReason.TOOL_CALL
             return attrs.evolve(
-                reply, provider=self._name, model=reply.model or request.model
+                reply,
+                provider=self._name,
+                model=reply.model or request.model,
+                finish_reason=finish,
             )
         if isinstance(reply, list | tuple):
             return list(reply)

@@ -121,3 +121,9 @@ async def test_aclose_and_repr_and_validation() -> None:
     assert provider.closed
     with pytest.raises(ConfigurationError, match="'chunk_size' must be a positive int"):
         ScriptedProvider([], chunk_size=0)
+
+
+async def test_a_scripted_reply_with_tool_calls_finishes_as_tool_call() -> None:
+    reply = LLMResponse(message=TOOL_REPLY.message)  # finish_reason left at "stop"
+    response = await ScriptedProvider([reply]).complete(request())
+    assert response.finish_reason is FinishReason.TOOL_CALL
