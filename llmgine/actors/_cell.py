@@ -332,7 +332,7 @@ class Cell:
         if type(item) is Envelope:
             message = item.message
             reply = item.reply
-            if reply is not None and not reply.done.is_set():
+            if reply is not None and not reply.is_set:
                 reply.set_error(error or _reason_error(reason, self.path))
         self.queue.dead_lettered += 1
         letter = DeadLetter(

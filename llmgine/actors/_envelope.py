@@ -15,25 +15,50 @@ __all__ = ["Envelope", "Reply"]
 
 
 class Reply:
-    """Where the answer to an ``ask`` goes."""
+    """Where the answer to an ``ask`` goes.
 
-    __slots__ = ("abandoned", "done", "error", "value")
+    The asker parks its own task and the actor reschedules it directly: one
+    scheduler trip per answer, no event or channel object in between.
+    """
+
+    __slots__ = ("abandoned", "error", "is_set", "task", "value")
 
     def __init__(self) -> None:
-        self.done = trio.Event()
+        self.task: trio.lowlevel.Task | None = None
         self.value: object = None
         self.error: BaseException | None = None
+        self.is_set = False
         self.abandoned = False
 
     def set_value(self, value: object) -> None:
         """Answer with a value."""
         self.value = value
-        self.done.set()
+        self._wake()
 
     def set_error(self, error: BaseException) -> None:
         """Answer with an error, raised in the asker."""
         self.error = error
-        self.done.set()
+        self._wake()
+
+    def _wake(self) -> None:
+        self.is_set = True
+        task = self.task
+        if task is not None:
+            self.task = None
+            trio.lowlevel.reschedule(task)
+
+    async def wait(self) -> None:
+        """Park until answered (cancellable: the answer is then abandoned)."""
+        if self.is_set:
+            await trio.lowlevel.checkpoint()
+            return
+        self.task = trio.lowlevel.current_task()
+
+        def abort(_: object) -> trio.lowlevel.Abort:
+            self.task = None
+            return trio.lowlevel.Abort.SUCCEEDED
+
+        await trio.lowlevel.wait_task_rescheduled(abort)
 
 
 class Envelope:

@@ -212,11 +212,11 @@ class ActorRef:
                 raise reply.error  # type: ignore[misc]
         queue.push(envelope, lane)
         if timeout is None:
-            await reply.done.wait()
+            await reply.wait()
         else:
             with trio.move_on_after(timeout):
-                await reply.done.wait()
-            if not reply.done.is_set():
+                await reply.wait()
+            if not reply.is_set:
                 reply.abandoned = True
                 if breaker_timeout and breaker is not None:
                     breaker.failure()
