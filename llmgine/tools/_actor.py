@@ -113,8 +113,7 @@ class ToolActor(Actor):
         nursery.start_soon(self._run, message, pending, name=f"tool {message.name}")
         return pending
 
-    def limiter(self, name: str) -> trio.CapacityLimiter:
-        """The capacity limiter calls of the tool ``name`` run under."""
+    def _limiter(self, name: str) -> trio.CapacityLimiter:
         limiter = self._limiters.get(name)
         if limiter is None:
             limiter = trio.CapacityLimiter(self._limits.get(name, self._concurrency))
@@ -130,7 +129,7 @@ class ToolActor(Actor):
         try:
             with pending.scope:
                 if call.name in self._registry:
-                    async with self.limiter(call.name):
+                    async with self._limiter(call.name):
                         pending.result = await self._registry.execute(call)
                 else:  # no limiter for names the model made up: they fail at once
                     pending.result = await self._registry.execute(call)

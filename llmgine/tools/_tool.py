@@ -58,6 +58,10 @@ class Tool(Generic[P, R]):
         timeout: float | None = None,
     ) -> None:
         check_timeout(timeout)
+        if isinstance(function, Tool):  # re-wrapping a tool: start from its function
+            function = function.function
+        # First, so the wrapped function's __dict__ cannot shadow what we set below.
+        functools.update_wrapper(self, function)
         target = _unwrap_partial(function)
         name = name if name is not None else getattr(target, "__name__", "")
         if not _NAME.fullmatch(name):
@@ -79,7 +83,6 @@ class Tool(Generic[P, R]):
             description=self._description,
             parameters=_parameters_schema(self._params, doc.args, name),
         )
-        functools.update_wrapper(self, function)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         return self._function(*args, **kwargs)

@@ -11,7 +11,7 @@ import trio.testing
 
 from llmgine._exceptions import ActorStopped, ConfigurationError, MailboxFull, ToolError
 from llmgine.actors import ActorSystem, Mailbox, Overflow, open_actor_system
-from llmgine.llm import ToolCallPart
+from llmgine.llm import ToolCallPart, ToolResultPart
 from llmgine.tools import ToolActor, ToolActorRef, ToolRegistry, spawn_tool_actor, tool
 
 
@@ -232,3 +232,17 @@ async def test_the_actor_can_be_spawned_by_hand(system: ActorSystem) -> None:
     )
     tools = ToolActorRef(ref, registry.specs(), admit_timeout=5)
     assert (await tools.execute(call("slow", seconds=0))).content == "done"
+
+
+async def test_a_bug_below_the_actor_reaches_the_asker_not_the_actor(
+    system: ActorSystem,
+) -> None:
+    class BrokenRegistry(ToolRegistry):
+        async def execute(self, call: ToolCallPart) -> ToolResultPart:
+            raise RuntimeError("registry bug")
+
+    tools = await spawn_tool_actor(system, BrokenRegistry(registry_for(Gauge())))
+    for _ in range(2):
+        with pytest.raises(RuntimeError, match="registry bug"):
+            await tools.execute(call("slow", seconds=0))
+    assert tools.ref.statistics().restarts == 0

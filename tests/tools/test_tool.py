@@ -101,6 +101,15 @@ def test_decorator_arguments_override_name_description_and_timeout() -> None:
     assert repr(weather) == "<Tool 'weather-now'>"
 
 
+def test_a_tool_can_be_wrapped_again_under_another_name() -> None:
+    renamed = tool(add, name="plus", timeout=2)
+    assert renamed.name == "plus"
+    assert renamed.timeout == 2
+    assert add.name == "add"
+    assert renamed.function is add.function
+    assert renamed(1) == 3
+
+
 def test_tool_can_be_called_directly_and_without_a_docstring() -> None:
     def lookup(key: str) -> str:
         return key
