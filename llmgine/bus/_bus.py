@@ -319,7 +319,12 @@ class MessageBus:
         policies drop to dead letters (``DROP_*``) or raise :class:`MailboxFull`
         (``REJECT``, for that handler: the ones before it already have it).
         """
-        route = self._routes.events(type(event), event.session_id)
+        routes = self._routes
+        route = None
+        if event.session_id not in routes.event_scopes:
+            route = routes.bus_events.get(type(event))
+        if route is None:
+            route = routes.events(type(event), event.session_id)
         priority = event.priority
         if priority is not None:
             priority = check_lane(priority)

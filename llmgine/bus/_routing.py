@@ -24,13 +24,23 @@ __all__ = ["Routes"]
 class Routes:
     """Registered handlers by scope and type, with resolved routes cached."""
 
-    __slots__ = ("_command_cache", "_commands", "_event_cache", "_events", "event_scopes")
+    __slots__ = (
+        "_command_cache",
+        "_commands",
+        "_event_cache",
+        "_events",
+        "bus_events",
+        "event_scopes",
+    )
 
     def __init__(self) -> None:
         self._commands: dict[str, dict[type, Entry]] = {}
         self._events: dict[str, dict[type, list[Entry]]] = {}
         #: Sessions with event handlers of their own; other ids route as "BUS".
         self.event_scopes: set[str] = set()
+        #: Resolved routes of events that go to bus-wide handlers only, by type:
+        #: ``publish`` looks here first (one dict lookup on the hot path).
+        self.bus_events: dict[type, tuple[Entry, ...]] = {}
         self._event_cache: dict[tuple[type, str], tuple[Entry, ...]] = {}
         self._command_cache: dict[tuple[type, str], Entry | None] = {}
 
@@ -71,7 +81,8 @@ class Routes:
             self._events.setdefault(sid, {}).setdefault(entry.message_type, []).append(
                 entry
             )
-            self.event_scopes.add(sid)
+            if sid != BUS:
+                self.event_scopes.add(sid)
         self._changed()
 
     def remove(self, entry: Entry) -> None:
@@ -95,6 +106,7 @@ class Routes:
         self._changed()
 
     def _changed(self) -> None:
+        self.bus_events.clear()
         self._event_cache.clear()
         self._command_cache.clear()
 
@@ -102,20 +114,27 @@ class Routes:
     def events(self, message_type: type, session_id: str) -> tuple[Entry, ...]:
         """The handlers an event goes to, most urgent lane first, then in
         registration order."""
-        scope = session_id if session_id in self.event_scopes else BUS
-        key = (message_type, scope)
+        if session_id not in self.event_scopes:
+            route = self.bus_events.get(message_type)
+            if route is None:
+                route = self.bus_events[message_type] = self._resolve(message_type, BUS)
+            return route
+        key = (message_type, session_id)
         route = self._event_cache.get(key)
         if route is None:
-            found = [
-                entry
-                for sid in {scope, BUS}
-                for registered, entries in self._events.get(sid, {}).items()
-                if issubclass(message_type, registered)
-                for entry in entries
-            ]
-            found.sort(key=lambda entry: (entry.lane, entry.seq))
-            route = self._event_cache[key] = tuple(found)
+            route = self._event_cache[key] = self._resolve(message_type, session_id)
         return route
+
+    def _resolve(self, message_type: type, scope: str) -> tuple[Entry, ...]:
+        found = [
+            entry
+            for sid in {scope, BUS}
+            for registered, entries in self._events.get(sid, {}).items()
+            if issubclass(message_type, registered)
+            for entry in entries
+        ]
+        found.sort(key=lambda entry: (entry.lane, entry.seq))
+        return tuple(found)
 
     def command(self, message_type: type, session_id: str) -> Entry | None:
         """The handler a command goes to, or None."""

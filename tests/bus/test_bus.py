@@ -258,7 +258,9 @@ async def test_unregistering_stops_delivery_and_the_actor(
     with pytest.raises(NoHandlerError):
         bus.unregister_event_handler(Ping)
     bus.register_command_handler(Add, lambda c: 0)
+    bus.register_command_handler(Fail, lambda c: 0)
     bus.unregister_command_handler(Add)
+    bus.unregister_command_handler(Fail)
     with pytest.raises(NoHandlerError):
         bus.unregister_command_handler(Add)
     assert (await bus.execute(Add(a=1, b=1))).success is False
@@ -272,8 +274,11 @@ async def test_unregistering_after_the_system_stopped_is_harmless() -> None:
     assert bus.statistics().event_handlers == 0
 
 
-async def test_publish_after_the_system_stopped_raises() -> None:
-    async with open_actor_system("app", tracer=None) as system:
+@pytest.mark.parametrize("traced", [False, True])
+async def test_publish_after_the_system_stopped_raises(traced: bool) -> None:
+    async with open_actor_system(
+        "app", tracer=RecordingSink() if traced else None
+    ) as system:
         bus = MessageBus(system)
         bus.register_event_handler(Ping, lambda e: None)
     with pytest.raises(ActorStopped):
@@ -319,6 +324,42 @@ async def test_wait_until_idle_waits_for_actor_ref_handlers(
         await bus.publish(Ping(n=n))
     await bus.wait_until_idle()
     assert done == [0, 1, 2]
+
+
+async def test_concurrent_executes_on_an_actor_ref(
+    system: ActorSystem, bus: MessageBus
+) -> None:
+    bus.register_command_handler(Add, await system.spawn(lambda: Recorder([]), name="r"))
+    results: list[CommandResult] = []
+    async with trio.open_nursery() as nursery:
+        for a in range(5):
+            nursery.start_soon(_append, results, bus.execute(Add(a=a, b=1)))
+    assert sorted(r.result for r in results) == [1, 2, 3, 4, 5]
+    await bus.wait_until_idle()
+
+
+async def test_wait_until_idle_waits_for_a_running_command(bus: MessageBus) -> None:
+    gate = trio.Event()
+
+    async def slow(command: Add) -> int:
+        await gate.wait()
+        return 1
+
+    bus.register_command_handler(Add, slow)
+    idle = trio.Event()
+
+    async def waiter() -> None:
+        await bus.wait_until_idle()
+        idle.set()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(bus.execute, Add(a=1, b=1))
+        await trio.testing.wait_all_tasks_blocked()
+        nursery.start_soon(waiter)
+        await trio.testing.wait_all_tasks_blocked()
+        assert not idle.is_set()
+        gate.set()
+    assert idle.is_set()
 
 
 async def test_wait_until_idle_waits_for_executes_on_actor_refs(
