@@ -116,7 +116,7 @@ def recovery_time(
     faults. None when there is no baseline or it never recovered.
     """
     start, end = faults
-    before = [s for s in samples if s[0] <= start]
+    before = [s for s in samples if s[0] < start]
     if len(before) < 2 or before[-1][0] <= before[0][0]:
         return None
     baseline = (before[-1][1] - before[0][1]) / (before[-1][0] - before[0][0])

@@ -39,6 +39,12 @@ def _letters(letters: dict[str, int]) -> str:
     )
 
 
+def _recovery(r: ScenarioResult) -> str:
+    if r.recovery_s is not None:
+        return f"{r.recovery_s:.2f}"
+    return "[yellow]late[/]" if r.warnings else "-"
+
+
 def render_table(results: Sequence[ScenarioResult], *, title: str | None = None) -> Table:
     """The summary table: one row per scenario, invariants first."""
     table = Table(title=title or "llmgine stress", title_justify="left")
@@ -78,7 +84,7 @@ def render_table(results: Sequence[ScenarioResult], *, title: str | None = None)
             _letters(r.dead_letters),
             str(r.leaked_tasks + r.leaked_actors),
             f"{r.peak_rss_mib:.0f}",
-            "-" if r.recovery_s is None else f"{r.recovery_s:.2f}",
+            _recovery(r),
         )
     total = sum(r.sent for r in results)
     table.caption = (
@@ -99,6 +105,8 @@ def print_summary(
     for r in results:
         for failure in r.failures:
             console.print(f"[bold red]FAIL[/] {r.name}: {failure}")
+        for warning in r.warnings:
+            console.print(f"[yellow]warn[/] {r.name}: {warning}")
 
 
 def to_json(results: Sequence[ScenarioResult]) -> str:

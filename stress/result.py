@@ -18,7 +18,8 @@ class ScenarioResult:
 
     ``lost`` is the number of accepted messages that were neither processed nor
     dead-lettered nor still queued; it must be 0. ``failures`` lists every
-    invariant that broke (empty when the scenario passed).
+    invariant that broke (empty when the scenario passed); ``warnings`` what
+    looks wrong but depends on the machine (a recovery slower than the run).
     """
 
     name: str
@@ -45,6 +46,7 @@ class ScenarioResult:
     peak_rss_mib: float
     recovery_s: float | None
     failures: tuple[str, ...]
+    warnings: tuple[str, ...] = ()
     extra: dict[str, Any] = attrs.field(factory=dict)
 
     @property
@@ -56,6 +58,7 @@ class ScenarioResult:
         """A JSON-ready dict of every field (plus ``ok``)."""
         data = attrs.asdict(self)
         data["failures"] = list(self.failures)
+        data["warnings"] = list(self.warnings)
         data["ok"] = self.ok
         return data
 
@@ -108,9 +111,12 @@ def summarize(run: Run) -> ScenarioResult:
     expect(run.leaked_tasks == 0, f"{run.leaked_tasks} tasks leaked")
     expect(leaked_actors == 0, f"{leaked_actors} actors still registered at exit")
     recovery = None
+    warnings = []
     if run.faults is not None:
         recovery = recovery_time(run.samples, faults=run.faults)
-        expect(recovery is not None, "throughput never recovered after the faults")
+        if recovery is None:
+            # Timing depends on the machine: reported, not an invariant.
+            warnings.append("throughput did not visibly recover before the run ended")
     load = run.load_seconds or run.wall
     latency = run.ledger.latency
     return ScenarioResult(
@@ -138,5 +144,6 @@ def summarize(run: Run) -> ScenarioResult:
         peak_rss_mib=round(run.peak_rss, 1),
         recovery_s=None if recovery is None else round(recovery, 3),
         failures=tuple(run.failures),
+        warnings=tuple(warnings),
         extra=dict(run.extra),
     )
