@@ -1,1 +1,61 @@
-"""llmgine.engines."""
+"""Engines: the actors that hold conversations and drive models and tools.
+
+:class:`ChatEngine` runs the tool-calling chat loop, one turn per
+:class:`UserInput`, answering a :class:`ChatResult`. A :class:`Conversation`
+keeps the history, trims what is sent with a :class:`ContextWindow`, and can
+be saved in a :class:`SQLiteConversationStore` to resume later.
+"""
+
+from ._chat import ChatEngine as ChatEngine
+from ._chat import ToolExecutor as ToolExecutor
+from ._conversation import ContextPolicy as ContextPolicy
+from ._conversation import ContextWindow as ContextWindow
+from ._conversation import Conversation as Conversation
+from ._conversation import estimate_tokens as estimate_tokens
+from ._conversation import split_turns as split_turns
+from ._engine import Engine as Engine
+from ._engine import EventPublisher as EventPublisher
+from ._events import EngineEvent as EngineEvent
+from ._events import EngineState as EngineState
+from ._events import EngineStatus as EngineStatus
+from ._events import TurnFinished as TurnFinished
+from ._events import TurnStarted as TurnStarted
+from ._messages import ChatResult as ChatResult
+from ._messages import ClearConversation as ClearConversation
+from ._messages import GetHistory as GetHistory
+from ._messages import UsageLimits as UsageLimits
+from ._messages import UserInput as UserInput
+from ._store import ConversationStore as ConversationStore
+from ._store import SQLiteConversationStore as SQLiteConversationStore
+from ._stream import ToolExecuted as ToolExecuted
+from ._stream import TurnEvent as TurnEvent
+from ._stream import TurnStream as TurnStream
+from ._stream import stream_turn as stream_turn
+
+__all__ = [
+    "ChatEngine",
+    "ChatResult",
+    "ClearConversation",
+    "ContextPolicy",
+    "ContextWindow",
+    "Conversation",
+    "ConversationStore",
+    "Engine",
+    "EngineEvent",
+    "EngineState",
+    "EngineStatus",
+    "EventPublisher",
+    "GetHistory",
+    "SQLiteConversationStore",
+    "ToolExecuted",
+    "ToolExecutor",
+    "TurnEvent",
+    "TurnFinished",
+    "TurnStarted",
+    "TurnStream",
+    "UsageLimits",
+    "UserInput",
+    "estimate_tokens",
+    "split_turns",
+    "stream_turn",
+]

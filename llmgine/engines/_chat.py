@@ -1,0 +1,271 @@
+"""``ChatEngine``: the tool-calling chat loop, as an actor.
+
+One turn: the user's message goes to the model with the conversation so far;
+the tool calls of each reply run concurrently and their results go back as one
+tool message per call, in the order of the calls; this repeats until a reply
+without tool calls. A turn's messages are appended to the conversation only
+when the turn ends (see :meth:`ChatEngine.handle` for what a failed turn keeps).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol, TypeAlias
+
+import trio
+
+from .._exceptions import (
+    AskTimeout,
+    ConfigurationError,
+    LLMgineError,
+    MaxStepsExceeded,
+    UsageLimitExceeded,
+)
+from ..actors import ActorRef, Failure, RecordKind, traced
+from ..bus import Event
+from ..llm import LLMRequest, Provider, ToolCallPart, ToolResultPart, ToolSpec
+from ..tools import Tool, ToolRegistry
+from ._conversation import Conversation
+from ._engine import Engine, EventPublisher
+from ._events import TurnFinished, TurnStarted
+from ._messages import ChatResult, UsageLimits, UserInput
+from ._turn import Turn
+
+__all__ = ["ChatEngine", "ToolExecutor"]
+
+
+class ToolExecutor(Protocol):
+    """What runs a model's tool calls: a ``ToolRegistry`` or a ``ToolActorRef``."""
+
+    def specs(self) -> Sequence[ToolSpec]:
+        """The tools to offer the model."""
+
+    async def execute(self, call: ToolCallPart) -> ToolResultPart:
+        """Run one call; the model's and the tool's mistakes come back as results."""
+
+
+ProviderLike: TypeAlias = Provider | ActorRef
+ToolsLike: TypeAlias = ToolExecutor | Iterable[Tool[..., Any]] | None
+
+
+def _tools(tools: object) -> ToolExecutor:
+    if tools is None:
+        return ToolRegistry()
+    if callable(getattr(tools, "execute", None)) and callable(
+        getattr(tools, "specs", None)
+    ):
+        return tools  # type: ignore[return-value]
+    if isinstance(tools, Iterable) and not isinstance(tools, str | bytes):
+        return ToolRegistry(tools)
+    raise ConfigurationError(
+        "'tools' must be a ToolRegistry, a ToolActorRef, a list of tools or None"
+        f" (got {type(tools).__name__})"
+    )
+
+
+def _positive(value: object, what: str, kind: type | tuple[type, ...]) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, kind) or value <= 0:  # type: ignore[operator]
+        raise ConfigurationError(f"{what!r} must be positive or None (got {value!r})")
+
+
+class ChatEngine(Engine):
+    """A chat with a model that may call tools, one turn per :class:`UserInput`.
+
+    ``provider`` is a provider object (anything with ``complete``/``stream``)
+    or the ref of a :class:`~llmgine.llm.ProviderActor`. ``tools`` is a
+    ``ToolRegistry``, a ``ToolActorRef``, or a list of tools. A turn may make
+    at most ``max_steps`` LLM calls and stay within ``usage_limits``;
+    ``turn_timeout`` (seconds) cancels a turn that takes longer. Spawn it with
+    ``functools.partial``::
+
+        engine = await system.spawn(functools.partial(
+            ChatEngine, provider=provider, model="gpt-4o-mini", tools=registry,
+            system_prompt="Be brief.", max_steps=8), name="chat")
+        result = await engine.ask(UserInput(text="Weather in Paris?"), timeout=60)
+    """
+
+    def __init__(
+        self,
+        provider: ProviderLike,
+        *,
+        model: str,
+        tools: ToolsLike = None,
+        system_prompt: str | None = None,
+        max_steps: int = 8,
+        usage_limits: UsageLimits | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        name: str = "chat",
+        conversation: Conversation | None = None,
+        bus: EventPublisher | None = None,
+        turn_timeout: float | None = None,
+    ) -> None:
+        super().__init__(name=name, conversation=conversation, bus=bus)
+        if not isinstance(provider, ActorRef) and not callable(
+            getattr(provider, "complete", None)
+        ):
+            raise ConfigurationError(
+                "'provider' must be a provider (with complete()) or a ProviderActor's"
+                f" ref (got {type(provider).__name__})"
+            )
+        if not isinstance(model, str) or not model:
+            raise ConfigurationError(f"'model' must be a non-empty str (got {model!r})")
+        if system_prompt is not None and not isinstance(system_prompt, str):
+            raise ConfigurationError(
+                f"'system_prompt' must be a str or None (got {system_prompt!r})"
+            )
+        _positive(max_steps, "max_steps", int)
+        if max_steps is None:
+            raise ConfigurationError("'max_steps' must be a positive int (got None)")
+        if usage_limits is not None and not isinstance(usage_limits, UsageLimits):
+            raise ConfigurationError(
+                "'usage_limits' must be a UsageLimits or None"
+                f" (got {type(usage_limits).__name__})"
+            )
+        _positive(max_tokens, "max_tokens", int)
+        _positive(turn_timeout, "turn_timeout", (int, float))
+        self.provider = provider
+        """The provider object or ProviderActor ref the engine calls."""
+        self.model = model
+        self.tools = _tools(tools)
+        """What runs the model's tool calls."""
+        self.tool_specs: tuple[ToolSpec, ...] = tuple(self.tools.specs())
+        self.system_prompt = system_prompt
+        self.max_steps = max_steps
+        self.usage_limits = usage_limits
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.turn_timeout = None if turn_timeout is None else float(turn_timeout)
+
+    def __repr__(self) -> str:
+        return f"<ChatEngine {self.name} model={self.model!r}>"
+
+    def request(self, pending: Sequence[Any], *, stream: bool = False) -> LLMRequest:
+        """The request for the next step of a turn that has ``pending`` so far."""
+        return LLMRequest(
+            model=self.model,
+            messages=self.conversation.context(pending, system=self.system_prompt),
+            system=self.system_prompt,
+            tools=self.tool_specs,
+            temperature=self.temperature,
+            max_tokens=self.max_tokens,
+            stream=stream,
+        )
+
+    async def handle(self, message: Any) -> Any:
+        """Run a turn for a :class:`UserInput`.
+
+        Answers a :class:`ChatResult` after appending the turn to the
+        conversation. A failed turn is answered as a
+        :class:`~llmgine.actors.Failure` (the engine is not restarted):
+
+        - ``MaxStepsExceeded`` and ``UsageLimitExceeded`` keep what happened,
+          up to the last consistent point: every kept tool call has its result
+          (a reply whose tool calls were not run is not kept);
+        - provider, circuit-breaker, timeout and runtime errors roll the turn
+          back: the conversation is as it was, and the same input can be sent
+          again;
+        - cancellation (the actor halted, ``turn_timeout``, the stream's reader
+          gone) rolls back too: a turn is appended whole or not at all.
+
+        Any other exception is a bug and restarts the engine.
+        """
+        if isinstance(message, UserInput):
+            return await self._turn(message)
+        return await super().handle(message)
+
+    async def _turn(self, message: UserInput) -> ChatResult | Failure:
+        turn = Turn(self, message)
+        try:
+            outcome = await self._attempt(turn)
+        finally:
+            if message.stream_to is not None:
+                await _close(message.stream_to)
+        await self.publish(self._finished(turn, outcome))
+        return Failure(outcome) if isinstance(outcome, Exception) else outcome
+
+    async def _attempt(self, turn: Turn) -> ChatResult | Exception:
+        """The turn's result, or the error to answer with (the turn then kept or
+        rolled back as :meth:`handle` says)."""
+        await self.publish(
+            TurnStarted(
+                engine=self.name, conversation_id=self.conversation.id, text=turn.text
+            )
+        )
+        try:
+            with traced(
+                RecordKind.ENGINE_RUN,
+                f"invoke_agent {self.name}",
+                self._span_attributes(),
+                actor=None if self._context is None else self._context.path,
+            ) as span:
+                try:
+                    result = await self._run(turn)
+                finally:
+                    span.update(
+                        {
+                            "gen_ai.usage.input_tokens": turn.usage.input_tokens,
+                            "gen_ai.usage.output_tokens": turn.usage.output_tokens,
+                            "llmgine.engine.steps": turn.steps,
+                        }
+                    )
+        except (MaxStepsExceeded, UsageLimitExceeded) as exc:
+            return await self._commit(turn.kept) or exc
+        except LLMgineError as exc:
+            return exc
+        return await self._commit(turn.messages) or result
+
+    async def _run(self, turn: Turn) -> ChatResult:
+        if self.turn_timeout is None:
+            return await turn.run()
+        with trio.move_on_after(self.turn_timeout):
+            return await turn.run()
+        raise AskTimeout(
+            f"the turn of {self.name} did not finish within {self.turn_timeout:g}s"
+            " and was rolled back"
+        )
+
+    async def _commit(self, messages: Sequence[Any]) -> Exception | None:
+        try:
+            await self.conversation.append(messages)
+        except Exception as exc:  # the store's error: the engine itself is fine
+            return exc
+        return None
+
+    def _finished(self, turn: Turn, outcome: ChatResult | Exception) -> Event:
+        return TurnFinished(
+            engine=self.name,
+            conversation_id=self.conversation.id,
+            steps=turn.steps,
+            usage=turn.usage,
+            text=outcome.text if isinstance(outcome, ChatResult) else None,
+            error=_describe(outcome) if isinstance(outcome, Exception) else None,
+        )
+
+    def _span_attributes(self) -> dict[str, object]:
+        attributes: dict[str, object] = {
+            "gen_ai.operation.name": "invoke_agent",
+            "gen_ai.agent.name": self.name,
+            "gen_ai.request.model": self.model,
+            "gen_ai.conversation.id": self.conversation.id,
+            "llmgine.engine.max_steps": self.max_steps,
+        }
+        provider_name = getattr(self.provider, "name", None)
+        if isinstance(provider_name, str) and not isinstance(self.provider, ActorRef):
+            attributes["gen_ai.provider.name"] = provider_name
+        return attributes
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error)
+    name = type(error).__name__
+    return f"{name}: {text}" if text else name
+
+
+async def _close(channel: trio.abc.SendChannel[Any]) -> None:
+    if isinstance(channel, trio.MemorySendChannel):
+        channel.close()  # no checkpoint: safe while cancelled or failing
+    else:
+        await channel.aclose()
