@@ -53,6 +53,9 @@ _CONTEXT_RE = re.compile(
     r"|exceeds the maximum number of tokens|too many (input )?tokens",
     re.IGNORECASE,
 )
+_SPEND_RE = re.compile(
+    r"credit balance is too low|spend(ing)? limit|usage limits?\b", re.IGNORECASE
+)
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d*)?)s\s*$")
 _MAX_TEXT = 500
 
@@ -132,6 +135,16 @@ def _gemini_daily_quota(error: Mapping[str, Any]) -> bool:
     return False
 
 
+def _gemini_bad_key(error: Mapping[str, Any]) -> bool:
+    """An ``ErrorInfo`` detail saying the key is invalid (Gemini answers 400 then)."""
+    for detail in _details(error):
+        reason = detail.get("reason")
+        is_info = _detail_type(detail) == "google.rpc.ErrorInfo"
+        if is_info and isinstance(reason, str) and reason.startswith("API_KEY"):
+            return True
+    return False
+
+
 def _classify(
     status: int, kind: str, code: str, rpc: str, message: str, error: Mapping[str, Any]
 ) -> type[ProviderError]:
@@ -140,7 +153,11 @@ def _classify(
         return AuthenticationError
     if labels & {"authentication_error", "permission_error", "invalid_api_key"}:
         return AuthenticationError
+    if _gemini_bad_key(error):
+        return AuthenticationError
     if labels & _QUOTA_CODES or status == 402 or _gemini_daily_quota(error):
+        return QuotaExceededError
+    if status in (400, 403, 429) and _SPEND_RE.search(message):
         return QuotaExceededError
     if status == 429 or rpc == "RESOURCE_EXHAUSTED" or "rate_limit_error" in labels:
         return RateLimitError

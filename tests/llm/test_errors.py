@@ -259,3 +259,39 @@ def test_only_transient_errors_are_retryable() -> None:
     assert not is_retryable(AuthenticationError("x"))
     assert not is_retryable(ValueError("x"))
     assert is_retryable(RateLimitError("x"))
+
+
+def test_gemini_invalid_key_is_an_authentication_error() -> None:
+    body = {
+        "error": {
+            "code": 400,
+            "message": "API key not valid. Please pass a valid API key.",
+            "status": "INVALID_ARGUMENT",
+            "details": [
+                {
+                    "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                    "reason": "API_KEY_INVALID",
+                    "domain": "googleapis.com",
+                }
+            ],
+        }
+    }
+    assert type(answer(400, body)) is AuthenticationError
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Your credit balance is too low to access the Anthropic API.",
+        "You have reached your specified API usage limits. You will regain access on "
+        "2026-12-01 at 00:00 UTC.",
+    ],
+)
+def test_spend_limits_are_exhausted_quotas(message: str) -> None:
+    body = {
+        "type": "error",
+        "error": {"type": "invalid_request_error", "message": message},
+    }
+    error = answer(400, body)
+    assert type(error) is QuotaExceededError
+    assert not is_retryable(error)
