@@ -13,6 +13,9 @@ times interleaved with the others, best run kept:
 - a tracer writing to a JSON Lines file, with untraced tells (lifecycle
   records only) and with every message's span written.
 
+Rates are messages per second of this process's CPU time (everything runs
+on one thread), so that other load on the machine disturbs the ratios less.
+
 Targets (issue 3): tracer installed, data path quiet >= 0.98x no tracer;
 JSONL on >= 0.70x.
 """
@@ -78,7 +81,7 @@ async def tell_rate(n: int, tracer: Tracer | None, traced_tells: bool) -> float:
     """tell → receive through one actor (1000-message mailbox), messages per second."""
     async with open_actor_system("bench", tracer=tracer) as system:
         ref = await system.spawn(Sink, name="sink", mailbox=Mailbox(capacity=1000))
-        start = time.perf_counter()
+        start = time.process_time()
         if traced_tells:
             with traced(RecordKind.CUSTOM, "bench"):
                 for i in range(n):
@@ -88,7 +91,7 @@ async def tell_rate(n: int, tracer: Tracer | None, traced_tells: bool) -> float:
             for i in range(n):
                 await ref.tell(Tick(i))
             await ref.ask(Tick(-1))
-        elapsed = time.perf_counter() - start
+        elapsed = time.process_time() - start
     if tracer is not None:
         stats = tracer.statistics()
         assert stats.queued == 0, stats
