@@ -156,7 +156,8 @@ class StreamAccumulator:
 
     def _pieces(self, kind: type[TextPart] | type[ReasoningPart]) -> _Pieces:
         last = self._parts[-1] if self._parts else None
-        if isinstance(last, _Pieces) and last.kind is kind:
+        # a signature closes a reasoning block: what follows is a new block
+        if isinstance(last, _Pieces) and last.kind is kind and last.signature is None:
             return last
         pieces = _Pieces(kind)
         self._parts.append(pieces)

@@ -133,3 +133,16 @@ def test_split_skips_what_has_no_stream_event() -> None:
     )
     events = split_response(response)
     assert events == [ReasoningDelta(text="unsigned"), StreamFinish()]
+
+
+def test_a_signature_closes_a_reasoning_block() -> None:
+    response = fold(
+        ReasoningDelta(text="first"),
+        ReasoningDelta(signature="s1"),
+        ReasoningDelta(text="second"),
+        ReasoningDelta(signature="s2"),
+    )
+    assert response.message.parts == (
+        ReasoningPart(text="first", signature="s1"),
+        ReasoningPart(text="second", signature="s2"),
+    )
