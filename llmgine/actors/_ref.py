@@ -99,7 +99,9 @@ class ActorRef:
                 return
         # The fast path of queue.push, inlined: this is the hottest line in llmgine.
         if cell.traced:
-            message = self._wrap(message, None)
+            trace = current_trace.get()
+            if trace is not None:
+                message = Envelope(message, None, trace, True)
         queue.lanes[priority].append(message)
         if priority:
             queue.size += 1
