@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections.abc
 import datetime
 import enum
+import functools
 import json
 from typing import Annotated, Any, Literal, Optional
 
@@ -334,6 +335,7 @@ def as_json(value: object) -> Any:
     return json.loads(json.dumps(CONVERTER.unstructure(value)))
 
 
+@functools.cache
 def typed(*, sets: bool) -> st.SearchStrategy[Typed]:
     leaves = st.sampled_from(LEAVES)
     if sets:
@@ -343,7 +345,7 @@ def typed(*, sets: bool) -> st.SearchStrategy[Typed]:
     return st.recursive(leaves, _extend, max_leaves=4)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.data())
 def test_every_value_of_a_type_fits_its_schema_and_round_trips(
     data: st.DataObject,
@@ -356,7 +358,7 @@ def test_every_value_of_a_type_fits_its_schema_and_round_trips(
     assert CONVERTER.structure(plain, tp) == value
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.data())
 def test_the_converter_accepts_exactly_what_the_schema_allows(
     data: st.DataObject,

@@ -312,7 +312,7 @@ NAMES = st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True).filter(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.data())
 def test_generated_signatures_give_matching_schemas_and_validation(
     data: st.DataObject,
