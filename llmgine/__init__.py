@@ -1,1 +1,203 @@
-"""llmgine: production LLM applications as supervised actors on trio."""
+"""llmgine: production LLM applications as supervised actors on trio.
+
+Everything a program needs is importable from here; each layer is also a
+package of its own (``llmgine.actors``, ``llmgine.observability``,
+``llmgine.bus``, ``llmgine.llm``, ``llmgine.tools``, ``llmgine.engines``,
+``llmgine.testing``).
+"""
+
+from __future__ import annotations
+
+from ._exceptions import ActorStopped as ActorStopped
+from ._exceptions import AskTimeout as AskTimeout
+from ._exceptions import AuthenticationError as AuthenticationError
+from ._exceptions import BadRequestError as BadRequestError
+from ._exceptions import CircuitOpenError as CircuitOpenError
+from ._exceptions import ConfigurationError as ConfigurationError
+from ._exceptions import ContentFilterError as ContentFilterError
+from ._exceptions import ContextWindowError as ContextWindowError
+from ._exceptions import DuplicateHandlerError as DuplicateHandlerError
+from ._exceptions import EngineError as EngineError
+from ._exceptions import HandlerError as HandlerError
+from ._exceptions import LLMgineError as LLMgineError
+from ._exceptions import MailboxFull as MailboxFull
+from ._exceptions import MalformedResponseError as MalformedResponseError
+from ._exceptions import MaxStepsExceeded as MaxStepsExceeded
+from ._exceptions import NoHandlerError as NoHandlerError
+from ._exceptions import ProviderError as ProviderError
+from ._exceptions import ProviderTimeout as ProviderTimeout
+from ._exceptions import ProviderUnavailable as ProviderUnavailable
+from ._exceptions import QuotaExceededError as QuotaExceededError
+from ._exceptions import RateLimitError as RateLimitError
+from ._exceptions import SupervisionError as SupervisionError
+from ._exceptions import ToolError as ToolError
+from ._exceptions import UsageLimitExceeded as UsageLimitExceeded
+from .actors import Actor as Actor
+from .actors import ActorContext as ActorContext
+from .actors import ActorRef as ActorRef
+from .actors import ActorStatistics as ActorStatistics
+from .actors import ActorSystem as ActorSystem
+from .actors import Backoff as Backoff
+from .actors import BreakerState as BreakerState
+from .actors import CircuitBreaker as CircuitBreaker
+from .actors import DeadLetter as DeadLetter
+from .actors import DeadLetterReason as DeadLetterReason
+from .actors import DeadLetters as DeadLetters
+from .actors import Failure as Failure
+from .actors import Mailbox as Mailbox
+from .actors import OneForAll as OneForAll
+from .actors import OneForOne as OneForOne
+from .actors import Overflow as Overflow
+from .actors import Priority as Priority
+from .actors import Restart as Restart
+from .actors import RestForOne as RestForOne
+from .actors import SQLiteDeadLetterStore as SQLiteDeadLetterStore
+from .actors import SupervisorRef as SupervisorRef
+from .actors import SystemStatistics as SystemStatistics
+from .actors import current_system as current_system
+from .actors import open_actor_system as open_actor_system
+from .actors import set_default_tracer_factory as _set_default_tracer_factory
+from .bus import BusSession as BusSession
+from .bus import Command as Command
+from .bus import CommandResult as CommandResult
+from .bus import Event as Event
+from .bus import MessageBus as MessageBus
+from .bus import SessionEnded as SessionEnded
+from .bus import SessionStarted as SessionStarted
+from .engines import ChatEngine as ChatEngine
+from .engines import ChatResult as ChatResult
+from .engines import Conversation as Conversation
+from .engines import SQLiteConversationStore as SQLiteConversationStore
+from .engines import UsageLimits as UsageLimits
+from .engines import UserInput as UserInput
+from .llm import AnthropicProvider as AnthropicProvider
+from .llm import BlobPart as BlobPart
+from .llm import FallbackProvider as FallbackProvider
+from .llm import FinishReason as FinishReason
+from .llm import GeminiProvider as GeminiProvider
+from .llm import LLMRequest as LLMRequest
+from .llm import LLMResponse as LLMResponse
+from .llm import Message as Message
+from .llm import OpenAICompatibleProvider as OpenAICompatibleProvider
+from .llm import OpenAIProvider as OpenAIProvider
+from .llm import ProviderActor as ProviderActor
+from .llm import ReasoningPart as ReasoningPart
+from .llm import Role as Role
+from .llm import ScriptedProvider as ScriptedProvider
+from .llm import TextPart as TextPart
+from .llm import ToolCallPart as ToolCallPart
+from .llm import ToolChoice as ToolChoice
+from .llm import ToolResultPart as ToolResultPart
+from .llm import ToolSpec as ToolSpec
+from .llm import Usage as Usage
+from .observability import ConsoleHandler as ConsoleHandler
+from .observability import JsonlHandler as JsonlHandler
+from .observability import OtelHandler as OtelHandler
+from .observability import RecordKind as RecordKind
+from .observability import Tracer as Tracer
+from .observability import TraceRecord as TraceRecord
+from .observability import traced as traced
+from .observability import tracer_from_env as _tracer_from_env
+from .tools import Tool as Tool
+from .tools import ToolRegistry as ToolRegistry
+from .tools import tool as tool
+
+__version__ = "0.1.0"
+
+# With no tracer passed, open_actor_system builds one from LLMGINE_TRACE.
+_set_default_tracer_factory(_tracer_from_env)
+
+__all__ = [
+    "Actor",
+    "ActorContext",
+    "ActorRef",
+    "ActorStatistics",
+    "ActorStopped",
+    "ActorSystem",
+    "AnthropicProvider",
+    "AskTimeout",
+    "AuthenticationError",
+    "Backoff",
+    "BadRequestError",
+    "BlobPart",
+    "BreakerState",
+    "BusSession",
+    "ChatEngine",
+    "ChatResult",
+    "CircuitBreaker",
+    "CircuitOpenError",
+    "Command",
+    "CommandResult",
+    "ConfigurationError",
+    "ConsoleHandler",
+    "ContentFilterError",
+    "ContextWindowError",
+    "Conversation",
+    "DeadLetter",
+    "DeadLetterReason",
+    "DeadLetters",
+    "DuplicateHandlerError",
+    "EngineError",
+    "Event",
+    "Failure",
+    "FallbackProvider",
+    "FinishReason",
+    "GeminiProvider",
+    "HandlerError",
+    "JsonlHandler",
+    "LLMRequest",
+    "LLMResponse",
+    "LLMgineError",
+    "Mailbox",
+    "MailboxFull",
+    "MalformedResponseError",
+    "MaxStepsExceeded",
+    "Message",
+    "MessageBus",
+    "NoHandlerError",
+    "OneForAll",
+    "OneForOne",
+    "OpenAICompatibleProvider",
+    "OpenAIProvider",
+    "OtelHandler",
+    "Overflow",
+    "Priority",
+    "ProviderActor",
+    "ProviderError",
+    "ProviderTimeout",
+    "ProviderUnavailable",
+    "QuotaExceededError",
+    "RateLimitError",
+    "ReasoningPart",
+    "RecordKind",
+    "RestForOne",
+    "Restart",
+    "Role",
+    "SQLiteConversationStore",
+    "SQLiteDeadLetterStore",
+    "ScriptedProvider",
+    "SessionEnded",
+    "SessionStarted",
+    "SupervisionError",
+    "SupervisorRef",
+    "SystemStatistics",
+    "TextPart",
+    "Tool",
+    "ToolCallPart",
+    "ToolChoice",
+    "ToolError",
+    "ToolRegistry",
+    "ToolResultPart",
+    "ToolSpec",
+    "TraceRecord",
+    "Tracer",
+    "Usage",
+    "UsageLimitExceeded",
+    "UsageLimits",
+    "UserInput",
+    "__version__",
+    "current_system",
+    "open_actor_system",
+    "tool",
+    "traced",
+]

@@ -1,0 +1,141 @@
+"""The public surface is exactly what is meant, and importing it stays light."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import llmgine
+
+EXPECTED = frozenset(
+    [
+        "Actor",
+        "ActorContext",
+        "ActorRef",
+        "ActorStatistics",
+        "ActorStopped",
+        "ActorSystem",
+        "AnthropicProvider",
+        "AskTimeout",
+        "AuthenticationError",
+        "Backoff",
+        "BadRequestError",
+        "BlobPart",
+        "BreakerState",
+        "BusSession",
+        "ChatEngine",
+        "ChatResult",
+        "CircuitBreaker",
+        "CircuitOpenError",
+        "Command",
+        "CommandResult",
+        "ConfigurationError",
+        "ConsoleHandler",
+        "ContentFilterError",
+        "ContextWindowError",
+        "Conversation",
+        "DeadLetter",
+        "DeadLetterReason",
+        "DeadLetters",
+        "DuplicateHandlerError",
+        "EngineError",
+        "Event",
+        "Failure",
+        "FallbackProvider",
+        "FinishReason",
+        "GeminiProvider",
+        "HandlerError",
+        "JsonlHandler",
+        "LLMRequest",
+        "LLMResponse",
+        "LLMgineError",
+        "Mailbox",
+        "MailboxFull",
+        "MalformedResponseError",
+        "MaxStepsExceeded",
+        "Message",
+        "MessageBus",
+        "NoHandlerError",
+        "OneForAll",
+        "OneForOne",
+        "OpenAICompatibleProvider",
+        "OpenAIProvider",
+        "OtelHandler",
+        "Overflow",
+        "Priority",
+        "ProviderActor",
+        "ProviderError",
+        "ProviderTimeout",
+        "ProviderUnavailable",
+        "QuotaExceededError",
+        "RateLimitError",
+        "ReasoningPart",
+        "RecordKind",
+        "RestForOne",
+        "Restart",
+        "Role",
+        "SQLiteConversationStore",
+        "SQLiteDeadLetterStore",
+        "ScriptedProvider",
+        "SessionEnded",
+        "SessionStarted",
+        "SupervisionError",
+        "SupervisorRef",
+        "SystemStatistics",
+        "TextPart",
+        "Tool",
+        "ToolCallPart",
+        "ToolChoice",
+        "ToolError",
+        "ToolRegistry",
+        "ToolResultPart",
+        "ToolSpec",
+        "TraceRecord",
+        "Tracer",
+        "Usage",
+        "UsageLimitExceeded",
+        "UsageLimits",
+        "UserInput",
+        "__version__",
+        "current_system",
+        "open_actor_system",
+        "tool",
+        "traced",
+    ]
+)
+
+
+def test_the_top_level_surface_is_exactly_the_intended_one() -> None:
+    assert set(llmgine.__all__) == EXPECTED
+    assert list(llmgine.__all__) == sorted(llmgine.__all__)
+
+
+def test_every_public_name_is_importable_and_documented() -> None:
+    for name in llmgine.__all__:
+        value = getattr(llmgine, name)
+        if name != "__version__":
+            assert getattr(value, "__doc__", None), f"{name} has no docstring"
+
+
+def test_errors_share_one_root() -> None:
+    errors = [
+        getattr(llmgine, n)
+        for n in llmgine.__all__
+        if isinstance(getattr(llmgine, n), type)
+        and issubclass(getattr(llmgine, n), BaseException)
+    ]
+    assert len(errors) == 24
+    assert all(issubclass(e, llmgine.LLMgineError) for e in errors)
+
+
+def test_importing_llmgine_does_not_import_optional_or_vendor_packages() -> None:
+    code = (
+        "import sys, llmgine;"
+        "bad = [m for m in sys.modules if m.split('.')[0] in"
+        " ('opentelemetry', 'openai', 'anthropic', 'google', 'mcp')];"
+        "print(bad)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]"
