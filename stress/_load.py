@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -48,7 +49,7 @@ async def steady(run: Run) -> None:
     """Steady paced load over many actors: the baseline every other scenario bends."""
     n = run.pick(8, 20, 100)
     rate = run.pick(5_000, 40_000, 100_000)
-    seconds = run.seconds(0.4, 2.0, 10.0)
+    seconds = run.seconds(0.4, 1.5, 10.0)
     run.extra.update(actors=n, rate=rate)
     door = run.door
     async with run.system("steady") as system:
@@ -64,12 +65,13 @@ async def burst(run: Run) -> None:
     """A steady trickle, then every actor gets 10x its mailbox capacity at once.
 
     Burst senders try ``tell_nowait`` first; a refusal is counted and the job
-    is sent again (as a new job) with a waiting ``tell``.
+    is sent again (as a new job) with a waiting ``tell``. The trickle goes on
+    for a while after the burst is in, so the recovery can be seen.
     """
     n = run.pick(4, 10, 50)
-    capacity = run.pick(50, 100, 1000)
+    capacity = run.pick(50, 100, 500)
     rate = run.pick(2_000, 10_000, 20_000)
-    seconds = run.seconds(0.6, 2.0, 8.0)
+    seconds = run.seconds(0.6, 1.5, 8.0)
     run.extra.update(actors=n, capacity=capacity, burst=10 * capacity * n)
     door = run.door
 
@@ -82,13 +84,17 @@ async def burst(run: Run) -> None:
         refs = await _workers(run, system, n, capacity=capacity)
         start = run.now()
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(paced, rate, seconds, lambda i: door.tell(refs[i % n]))
+            nursery.start_soon(paced, rate, math.inf, lambda i: door.tell(refs[i % n]))
             await trio.sleep(0.3 * seconds)
             burst_start = run.now()
             async with trio.open_nursery() as bursts:
                 for ref in refs:
                     bursts.start_soon(burst_one, ref)
             run.fault_window(burst_start, run.now())
+            await trio.sleep(
+                max(0.7 * seconds - (run.now() - burst_start), 0.3 * seconds)
+            )
+            nursery.cancel_scope.cancel()
         await system.wait_until_idle()
         run.load_seconds = run.now() - start
     run.expect(door.refusals["MailboxFull"] > 0, "the burst never filled a mailbox")
@@ -107,7 +113,7 @@ async def slow_consumers(run: Run) -> None:
     per_policy = run.pick(1, 3, 5)
     capacity = run.pick(20, 100, 200)
     delay = 0.001
-    seconds = run.seconds(0.5, 2.0, 6.0)
+    seconds = run.seconds(0.5, 1.5, 6.0)
     run.extra.update(actors=per_policy * len(POLICIES), capacity=capacity)
     door = run.door
     peak_queue: dict[str, int] = {}
@@ -195,7 +201,7 @@ async def shutdown(run: Run) -> None:
     n = run.pick(6, 20, 100)
     hung = run.pick(1, 2, 3)
     timeout = run.pick(0.05, 0.1, 0.2)
-    seconds = run.seconds(0.4, 2.0, 6.0)
+    seconds = run.seconds(0.4, 1.5, 6.0)
     run.extra.update(actors=2 * n)
     door = run.door
 
