@@ -49,6 +49,10 @@ class Tool(Generic[P, R]):
     worker thread. Usually made with :func:`tool`.
     """
 
+    # Copied from the function by functools.update_wrapper.
+    __name__: str
+    __wrapped__: Callable[P, R]
+
     def __init__(
         self,
         function: Callable[P, R],

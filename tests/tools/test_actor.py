@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import trio
@@ -212,7 +213,7 @@ async def test_stopping_lets_calls_finish_within_the_grace_period(
     ],
 )
 async def test_bad_options_fail_at_spawn(
-    system: ActorSystem, options: dict[str, object], message: str
+    system: ActorSystem, options: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(ConfigurationError, match=message):
         await spawn_tool_actor(system, registry_for(Gauge()), **options)

@@ -6,6 +6,7 @@ import json
 import math
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import attrs
 import pytest
@@ -57,10 +58,10 @@ def explode(kind: str) -> None:
     raise RuntimeError("x" * 5000)
 
 
-def call(name: str, arguments: object = None, id: str = "c1") -> ToolCallPart:
+def call(name: str, arguments: Any = None, id: str = "c1") -> ToolCallPart:
     return ToolCallPart(
         id=id, name=name, arguments={} if arguments is None else arguments
-    )  # type: ignore[arg-type]
+    )
 
 
 @pytest.fixture

@@ -227,9 +227,9 @@ def test_a_lambda_needs_a_name() -> None:
 
 
 @pytest.mark.parametrize("timeout", [0, -1, True, "5", math.nan])
-def test_bad_timeouts_are_configuration_errors(timeout: object) -> None:
+def test_bad_timeouts_are_configuration_errors(timeout: Any) -> None:
     with pytest.raises(ConfigurationError, match="'timeout' must be a positive number"):
-        tool(timeout=timeout)(add.function)  # type: ignore[arg-type]
+        tool(timeout=timeout)(add.function)
 
 
 def test_validate_structures_json_arguments() -> None:
@@ -289,7 +289,7 @@ async def test_invoke_runs_sync_tools_in_a_worker_thread() -> None:
 async def test_positional_only_parameters_are_passed_by_position() -> None:
     @tool
     def power(base: int, exp: int = 2, /, *, mod: int = 0) -> int:
-        return base**exp % mod if mod else base**exp
+        return int(base**exp % mod if mod else base**exp)
 
     assert await power.run({"base": 3}) == 9
     assert await power.run({"base": 3, "exp": 3, "mod": 5}) == 2
