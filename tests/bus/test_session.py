@@ -28,8 +28,7 @@ from .conftest import Add, Boom, Ping
 
 async def test_a_session_publishes_start_and_end_events(bus: MessageBus) -> None:
     seen: list[Event] = []
-    bus.register_event_handler(SessionStarted, seen.append)
-    bus.register_event_handler(SessionEnded, seen.append)
+    bus.register_event_handler(Event, seen.append)  # one actor: FIFO
     async with bus.session() as session:
         assert isinstance(session, BusSession)
         assert len(session.session_id) == 32
