@@ -1,0 +1,114 @@
+"""Cancelling a turn leaves the conversation as it was: a turn lands whole or not at all."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+import trio.testing
+
+from llmgine._exceptions import ActorStopped, AskTimeout
+from llmgine.actors import ActorSystem
+from llmgine.engines import Conversation, GetHistory, UserInput
+from llmgine.llm import Message, ScriptedProvider
+from llmgine.tools import ToolRegistry, tool
+
+from .conftest import answer, call, calls, roles, spawn_chat
+
+
+class Gate:
+    """A tool that blocks until released (or forever)."""
+
+    def __init__(self) -> None:
+        self.entered = trio.Event()
+        self.release = trio.Event()
+        self.cancelled = False
+
+    def registry(self) -> ToolRegistry:
+        @tool
+        async def wait() -> str:
+            """Block until the test releases the gate."""
+            self.entered.set()
+            try:
+                await self.release.wait()
+            except trio.Cancelled:
+                self.cancelled = True
+                raise
+            return "released"
+
+        return ToolRegistry([wait])
+
+
+async def test_halting_the_engine_mid_turn_rolls_the_turn_back(
+    system: ActorSystem, autojump_clock: trio.testing.MockClock
+) -> None:
+    gate = Gate()
+    conversation = Conversation()
+    provider = ScriptedProvider([answer("first"), calls(call("c1", "wait")), "never"])
+    engine = await spawn_chat(
+        system, provider=provider, tools=gate.registry(), conversation=conversation
+    )
+    await engine.ask(UserInput("one"))
+    before = conversation.messages
+
+    async def ask() -> None:
+        with pytest.raises(ActorStopped):
+            await engine.ask(UserInput("two"))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(ask)
+        await gate.entered.wait()
+        await engine.stop()  # graceful for shutdown_timeout, then cancelled
+    assert gate.cancelled
+    assert conversation.messages == before
+    assert roles(before) == ["user", "assistant"]
+    [letter] = system.dead_letters.list()
+    assert letter.message == UserInput("two")
+
+
+async def test_turn_timeout_cancels_and_rolls_back(
+    system: ActorSystem, autojump_clock: trio.testing.MockClock
+) -> None:
+    gate = Gate()
+    provider = ScriptedProvider([calls(call("c1", "wait")), answer("later")])
+    engine = await spawn_chat(
+        system, provider=provider, tools=gate.registry(), turn_timeout=10
+    )
+    with pytest.raises(AskTimeout, match="did not finish within 10s"):
+        await engine.ask(UserInput("slow"))
+    assert gate.cancelled
+    assert await engine.ask(GetHistory()) == ()
+    assert engine.statistics().restarts == 0
+    # the engine is ready for the next turn
+    result = await engine.ask(UserInput("again"))
+    assert result.text == "later"
+    assert result.messages == (Message.user("again"), Message.assistant("later"))
+
+
+async def test_an_abandoned_ask_lets_the_turn_finish_whole(
+    system: ActorSystem, autojump_clock: trio.testing.MockClock
+) -> None:
+    # An ask's timeout only stops the asker waiting; the engine finishes the
+    # turn and appends it whole (use turn_timeout to cancel the turn itself).
+    gate = Gate()
+    provider = ScriptedProvider([calls(call("c1", "wait")), answer("done")])
+    engine = await spawn_chat(system, provider=provider, tools=gate.registry())
+    with pytest.raises(AskTimeout):
+        await engine.ask(UserInput("slow"), timeout=1)
+    gate.release.set()
+    history = await engine.ask(GetHistory())
+    assert roles(history) == ["user", "assistant", "tool", "assistant"]
+
+
+async def test_cancelling_a_caller_of_receive_appends_nothing(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    from llmgine.engines import ChatEngine
+
+    gate = Gate()
+    engine = ChatEngine(
+        ScriptedProvider([calls(call("c1", "wait"))]), model="m", tools=gate.registry()
+    )
+    with trio.move_on_after(5):
+        await engine.receive(UserInput("hi"))
+    assert gate.cancelled
+    assert engine.conversation.messages == ()

@@ -1,0 +1,92 @@
+"""Engine runs are ``invoke_agent`` spans; LLM calls and tool calls nest under them."""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+
+from llmgine._exceptions import MaxStepsExceeded
+from llmgine.actors import RecordKind, TraceRecord, open_actor_system
+from llmgine.engines import UserInput
+from llmgine.llm import ProviderActor, ScriptedProvider
+
+from .conftest import RecordingSink, answer, call, calls, registry, spawn_chat, tokens
+
+
+def only(records: list[TraceRecord], kind: RecordKind) -> list[TraceRecord]:
+    return [r for r in records if r.kind is kind]
+
+
+async def test_llm_and_tool_spans_nest_under_the_engine_run() -> None:
+    sink = RecordingSink()
+    provider = ScriptedProvider(
+        [
+            calls(call("c1", "add", a=1, b=2), call("c2", "weather", city="Oslo")),
+            answer("done", tokens(7, 3)),
+        ]
+    )
+    async with open_actor_system("app", tracer=sink) as system:
+        engine = await spawn_chat(
+            system,
+            "assistant",
+            name="assistant",
+            provider=provider,
+            tools=registry(),
+            model="gpt-x",
+        )
+        await engine.ask(UserInput("go"))
+    [run] = only(sink.records, RecordKind.ENGINE_RUN)
+    assert run.name == "invoke_agent assistant"
+    assert run.ok
+    assert run.actor == "/app/assistant"
+    attributes = dict(run.attributes)
+    assert attributes["gen_ai.operation.name"] == "invoke_agent"
+    assert attributes["gen_ai.agent.name"] == "assistant"
+    assert attributes["gen_ai.request.model"] == "gpt-x"
+    assert attributes["gen_ai.provider.name"] == "scripted"
+    assert len(str(attributes["gen_ai.conversation.id"])) == 32
+    assert attributes["gen_ai.usage.input_tokens"] == 7
+    assert attributes["gen_ai.usage.output_tokens"] == 3
+    assert attributes["llmgine.engine.steps"] == 2
+    llm_calls = only(sink.records, RecordKind.LLM_CALL)
+    tool_calls = only(sink.records, RecordKind.TOOL_CALL)
+    assert len(llm_calls) == 2
+    assert sorted(t.name for t in tool_calls) == [
+        "execute_tool add",
+        "execute_tool weather",
+    ]
+    for child in llm_calls + tool_calls:
+        assert child.trace_id == run.trace_id
+        assert child.parent_id == run.span_id
+
+
+async def test_through_a_provider_actor_the_llm_span_stays_in_the_trace() -> None:
+    sink = RecordingSink()
+    provider = ScriptedProvider([answer("hi")])
+    async with open_actor_system("app", tracer=sink) as system:
+        llm = await system.spawn(functools.partial(ProviderActor, provider), name="llm")
+        engine = await spawn_chat(system, provider=llm)
+        await engine.ask(UserInput("hello"))
+    [run] = only(sink.records, RecordKind.ENGINE_RUN)
+    assert "gen_ai.provider.name" not in run.attributes
+    [llm_call] = only(sink.records, RecordKind.LLM_CALL)
+    assert llm_call.trace_id == run.trace_id
+    by_span = {r.span_id: r for r in sink.records if r.duration is not None}
+    parent = by_span[llm_call.parent_id]  # type: ignore[index]
+    assert parent.kind is RecordKind.MESSAGE  # the ProviderActor handling the ask
+    assert parent.parent_id == run.span_id
+
+
+async def test_a_failed_run_is_a_failed_span() -> None:
+    sink = RecordingSink()
+    provider = ScriptedProvider([calls(call("c1", "add", a=1, b=2))])
+    async with open_actor_system("app", tracer=sink) as system:
+        engine = await spawn_chat(
+            system, provider=provider, tools=registry(), max_steps=1
+        )
+        with pytest.raises(MaxStepsExceeded):
+            await engine.ask(UserInput("loop"))
+    [run] = only(sink.records, RecordKind.ENGINE_RUN)
+    assert run.error_type == "MaxStepsExceeded"
+    assert run.attributes["llmgine.engine.steps"] == 1
