@@ -39,7 +39,7 @@ async def crashes(run: Run) -> None:
     n = run.pick(6, 20, 100)
     group = run.pick(3, 10, 10)
     rate = run.pick(4_000, 30_000, 60_000)
-    seconds = run.seconds(1.0, 3.0, 10.0)
+    seconds = run.seconds(1.0, 2.5, 10.0)
     run.extra.update(actors=n)
     door = run.door
     injectors: list[FaultInjector] = []
@@ -90,7 +90,7 @@ async def escalation(run: Run) -> None:
     leaves = run.pick(2, 4, 10)
     per_leaf = run.pick(2, 5, 10)
     rate = run.pick(3_000, 20_000, 50_000)
-    seconds = run.seconds(1.0, 3.0, 10.0)
+    seconds = run.seconds(1.0, 2.5, 10.0)
     n = leaves * per_leaf
     run.extra.update(actors=n + 3)
     door = run.door
@@ -180,7 +180,7 @@ async def breaker_storm(run: Run) -> None:
     providers = run.pick(2, 4, 10)
     clients = run.pick(8, 40, 200)
     rate = run.pick(4_000, 15_000, 30_000)
-    seconds = run.seconds(1.0, 3.0, 8.0)
+    seconds = run.seconds(1.0, 2.5, 8.0)
     run.extra.update(actors=providers, rate=rate)
     door = run.door
     breaker = CircuitBreaker(max_failures=5, reset_timeout=0.02, max_reset_timeout=0.2)

@@ -61,7 +61,7 @@ class Ledger:
         fates.append(SENT)
         return Job(seq, time.perf_counter(), payload)
 
-    def done(self, job: Job) -> None:
+    def done(self, job: Job | Any) -> None:
         """An actor handled ``job`` (returned from ``receive``)."""
         fates = self.fates
         fate = fates[job.seq]
@@ -73,10 +73,11 @@ class Ledger:
         """``message`` came back from the dead letters."""
         self.dead_reasons[reason] += 1
         self.dead_at[recipient.rpartition("/")[2], reason] += 1
-        if type(message) is Job:
+        seq = getattr(message, "seq", None)  # a Job, or a scenario's tracked message
+        if type(seq) is int and 0 <= seq < len(self.fates):
             fates = self.fates
-            fate = fates[message.seq]
-            fates[message.seq] = fate | (TWICE if fate & (DEAD | PROCESSED) else DEAD)
+            fate = fates[seq]
+            fates[seq] = fate | (TWICE if fate & (DEAD | PROCESSED) else DEAD)
 
     async def collect(self, system: ActorSystem) -> None:
         """Drain the system's dead letters into the ledger (keeps memory flat)."""

@@ -69,6 +69,7 @@ class Run:
         self.extra: dict[str, Any] = {}
         self.samples: list[tuple[float, int, int]] = []
         self.faults: tuple[float, float] | None = None
+        self.door_checks = True  # every message goes through the door
         self.expected_duration = 1.0
         self.load_seconds: float | None = None
         self.peak_rss = 0.0

@@ -102,7 +102,7 @@ async def sessions(run: Run) -> None:
     """Many short-lived sessions: 100 concurrent engines with tools, chaotic providers."""
     concurrency = run.pick(6, 30, 100)
     providers_n = run.pick(2, 4, 8)
-    seconds = run.seconds(0.6, 3.0, 8.0)
+    seconds = run.seconds(0.6, 2.5, 8.0)
     run.extra.update(actors=providers_n + concurrency * 3)
     door = run.door
     completed = failed = started = 0

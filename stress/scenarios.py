@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 import attrs
 
 from ._chaos import breaker_storm, crashes, escalation
+from ._chat import chat_sessions
 from ._load import burst, shutdown, slow_consumers, steady
 from ._run import Run
 from ._sessions import sessions
@@ -37,6 +38,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(name="breaker_storm", body=breaker_storm),
         Scenario(name="slow_consumers", body=slow_consumers),
         Scenario(name="sessions", body=sessions),
+        Scenario(name="chat", body=chat_sessions),
         Scenario(name="shutdown", body=shutdown),
     )
 }

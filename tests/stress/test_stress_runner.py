@@ -32,6 +32,7 @@ def test_public_surface() -> None:
         "breaker_storm",
         "slow_consumers",
         "sessions",
+        "chat",
         "shutdown",
     ]
     for scenario in SCENARIOS.values():
