@@ -1,4 +1,7 @@
-"""Cancelling a turn leaves the conversation as it was: a turn lands whole or not at all."""
+"""Cancelling a turn leaves the conversation as it was.
+
+A turn lands whole or not at all.
+"""
 
 from __future__ import annotations
 

@@ -194,8 +194,8 @@ async def test_the_engine_sends_the_window_not_the_whole_history(
     await engine.ask(UserInput("1+1"))
     first, second = provider.requests
     # 1 + 4 fit in 7 with the new user message; the first chat turn does too: 7
-    assert roles(first.messages) == ["user", "assistant"] + [
-        "user", "assistant", "tool", "assistant", "user"
+    assert roles(first.messages) == [
+        "user", "assistant", "user", "assistant", "tool", "assistant", "user"
     ]  # fmt: skip
     # the turn grew by two messages: the oldest whole turn had to go
     assert second.messages[0] == Message.user("question 2")

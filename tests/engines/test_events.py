@@ -36,7 +36,7 @@ async def test_a_turn_publishes_its_status_on_the_bus(system: ActorSystem) -> No
     engine = await spawn_chat(system, provider=provider, tools=registry(), bus=bus)
     result = await engine.ask(UserInput("1+2?"))
     await bus.wait_until_idle()
-    [conversation_id] = {e.conversation_id for e in seen}
+    assert len({e.conversation_id for e in seen}) == 1
     assert all(e.engine == "chat" for e in seen)
     assert [type(e).__name__ for e in seen] == [
         "TurnStarted", "EngineStatus", "EngineStatus", "EngineStatus", "TurnFinished"
