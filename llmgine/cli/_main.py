@@ -129,7 +129,11 @@ def _import_stress(module: str) -> ModuleType:
 def _delegate(name: str, argv: Sequence[str]) -> int:
     module = _import_stress(_DELEGATED[name][0])
     entry: Callable[[list[str]], int] = module.main
-    return int(entry(list(argv)))
+    try:
+        return int(entry(list(argv)))
+    except SystemExit as exit_:  # its parser's --help or usage error
+        code = exit_.code
+        return code if isinstance(code, int) else (0 if code is None else 2)
 
 
 def _run(args: argparse.Namespace) -> int:

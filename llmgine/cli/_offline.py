@@ -22,6 +22,7 @@ import trio
 
 from ..actors import Actor, ActorRef
 from ..llm import (
+    FinishReason,
     LLMRequest,
     LLMResponse,
     Message,
@@ -213,8 +214,10 @@ class OfflineModel:
             input_tokens=prompt // 4 + 30 * len(request.tools) + 12,
             output_tokens=reply // 4 + 1,
         )
+        calls = any(isinstance(p, ToolCallPart) for p in parts)
         return LLMResponse(
             message=Message(role=Role.ASSISTANT, parts=parts),
+            finish_reason=FinishReason.TOOL_CALL if calls else FinishReason.STOP,
             usage=usage,
             model=request.model,
             id=f"offline-{self._calls}",

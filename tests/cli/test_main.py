@@ -1,0 +1,181 @@
+"""The command line itself: help, usage errors, ``python -m llmgine``, delegation."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from llmgine.cli import _main
+
+from .conftest import Run
+
+
+def test_help_lists_every_command(run: Run) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        run("--help")
+    assert exit_.value.code == 0
+
+
+def test_help_text_names_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    _main.build_parser().print_help()
+    out = capsys.readouterr().out
+    for command in ("demo", "chat", "trace", "stress", "bench"):
+        assert f"llmgine {command}" in out
+
+
+@pytest.mark.parametrize("command", ["demo", "chat", "trace"])
+def test_each_command_has_help(run: Run, command: str) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        run(command, "--help")
+    assert exit_.value.code == 0
+
+
+def test_no_command_prints_help_and_exits_2(run: Run) -> None:
+    outcome = run()
+    assert outcome.code == 2
+    assert "llmgine demo" in outcome.out
+
+
+def test_version(run: Run, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        run("--version")
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.startswith("llmgine ")
+
+
+def test_unknown_provider_is_an_argparse_error(
+    run: Run, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        run("demo", "--provider", "nope")
+    assert exit_.value.code == 2
+    assert "invalid choice: 'nope'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("provider", "variable"),
+    [
+        ("openai", "OPENAI_API_KEY"),
+        ("anthropic", "ANTHROPIC_API_KEY"),
+        ("gemini", "GEMINI_API_KEY or GOOGLE_API_KEY"),
+    ],
+)
+@pytest.mark.parametrize("command", ["demo", "chat"])
+def test_missing_key_is_one_line_naming_the_variable(
+    run: Run, command: str, provider: str, variable: str
+) -> None:
+    outcome = run(command, "--provider", provider)
+    assert outcome.code == 2
+    assert outcome.out == ""
+    assert outcome.err == (
+        f"llmgine {command}: error: --provider {provider} needs an API key:"
+        f" set {variable}\n"
+    )
+
+
+def test_empty_model_is_a_usage_error(run: Run) -> None:
+    outcome = run("demo", "--model", " ")
+    assert outcome.code == 2
+    assert "--model must not be empty" in outcome.err
+
+
+def test_python_dash_m_runs_the_same_command() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "llmgine", "trace", "/no/such/file.jsonl"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "llmgine trace: error: cannot read /no/such/file.jsonl: No such file or directory"
+    )
+
+
+def test_stress_delegates_to_the_suite(run: Run) -> None:
+    outcome = run("stress", "--quick", "--scenario", "steady", "--duration", "0.2")
+    assert outcome.code == 0
+    assert "steady" in outcome.out
+    assert "lost 0" in outcome.out
+
+
+def test_stress_usage_errors_come_from_its_parser(
+    run: Run, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outcome = run("stress", "--scenario", "nope")
+    assert outcome.code == 2
+    assert "llmgine stress" in outcome.err
+
+
+def test_bench_delegates_to_the_benchmarks(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import stress.bench
+
+    monkeypatch.setattr(stress.bench, "_load", lambda bench: None)
+    outcome = run("bench", "--quick")
+    assert outcome.code == 0
+    assert "llmgine bench" in outcome.out
+
+
+def test_bench_help_exits_0(run: Run) -> None:
+    assert run("bench", "--help").code == 0
+
+
+def test_a_missing_stress_suite_is_a_clear_error(
+    run: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def missing(name: str) -> types.ModuleType:
+        raise ModuleNotFoundError(f"No module named {name!r}", name="stress")
+
+    monkeypatch.setattr(_main.importlib, "import_module", missing)
+    monkeypatch.setattr(_main, "__file__", str(tmp_path / "llmgine" / "cli" / "_main.py"))
+    outcome = run("stress", "--quick")
+    assert outcome.code == 2
+    assert outcome.err.startswith("llmgine stress: error: the stress suite is not")
+    assert "source checkout" in outcome.err
+
+
+def test_the_checkout_is_found_when_stress_is_not_on_the_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = _main.importlib.import_module
+    calls: list[str] = []
+
+    def first_fails(name: str) -> types.ModuleType:
+        calls.append(name)
+        if len(calls) == 1:
+            raise ModuleNotFoundError(f"No module named {name!r}", name="stress")
+        return real(name)
+
+    monkeypatch.setattr(_main.importlib, "import_module", first_fails)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    module = _main._import_stress("stress.runner")
+    assert module.__name__ == "stress.runner"
+    assert sys.path[0] == str(Path(_main.__file__).resolve().parents[2])
+
+
+def test_a_broken_dependency_of_the_suite_is_not_hidden(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(name: str) -> types.ModuleType:
+        raise ModuleNotFoundError("No module named 'numpy'", name="numpy")
+
+    monkeypatch.setattr(_main.importlib, "import_module", broken)
+    with pytest.raises(ModuleNotFoundError, match="numpy"):
+        _main._import_stress("stress.runner")
+
+
+def test_ctrl_c_exits_130(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(*_: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_main, "_run", interrupted)
+    outcome = run("demo")
+    assert outcome.code == 130
+    assert "interrupted" in outcome.err
