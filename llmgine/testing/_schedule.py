@@ -71,7 +71,8 @@ class FaultSchedule:
     """A clock-driven schedule of faults: on inside its windows, off outside.
 
     Times count from the schedule's *origin*, a reading of ``trio.current_time()``
-    taken by :meth:`anchor` (or by the first query, if nobody anchored it). Under
+    taken by :meth:`anchor` (or by the first query, if nobody anchored it);
+    ``anchor(0.0)`` makes them plain ``trio.current_time()`` readings. Under
     ``trio.testing.MockClock`` the schedule follows virtual time.
     """
 
