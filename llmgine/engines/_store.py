@@ -66,7 +66,6 @@ def make_converter() -> cattrs.Converter:
             ToolCallPart, converter, arguments=override(struct_hook=_arguments)
         ),
     )
-    converter.register_unstructure_hook(Mapping[str, Any] | str, _identity)
     configure_tagged_union(
         Part, converter, tag_generator=lambda cls: _TAGS[cls], tag_name="type"
     )
@@ -85,10 +84,6 @@ def make_converter() -> cattrs.Converter:
         ),
     )
     return converter
-
-
-def _identity(value: object) -> object:
-    return dict(value) if isinstance(value, Mapping) else value
 
 
 _converter = make_converter()

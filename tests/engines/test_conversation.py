@@ -19,6 +19,7 @@ from llmgine.engines import (
 from llmgine.llm import (
     BlobPart,
     Message,
+    Part,
     ReasoningPart,
     Role,
     ScriptedProvider,
@@ -104,7 +105,7 @@ def test_window_budgets_are_validated() -> None:
 def test_estimate_tokens_counts_every_kind_of_part() -> None:
     assert estimate_tokens(Message.user("")) == 4
     assert estimate_tokens(Message.user("abcd" * 10)) == 14
-    parts = [
+    parts: list[Part] = [
         TextPart(text="abcd"),
         ReasoningPart(text="abcdefgh"),
         ToolCallPart(id="c", name="add", arguments={"a": 1}),
