@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import math
 import random
 from collections import Counter
 from collections.abc import Callable
@@ -14,6 +13,7 @@ import trio
 
 from .._exceptions import ConfigurationError, LLMgineError
 from ..actors import Failure
+from ._checks import non_negative, probability
 from ._schedule import FaultSchedule
 
 __all__ = ["Fault", "FaultInjector", "FaultStatistics", "InjectedFault"]
@@ -38,30 +38,6 @@ class InjectedFault(LLMgineError):
     def __init__(self, fault: Fault, message: object) -> None:
         super().__init__(f"injected {fault.value} on {type(message).__name__} message")
         self.fault = fault
-
-
-def _rate(_: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or math.isnan(value)
-        or not 0.0 <= value <= 1.0
-    ):
-        raise ConfigurationError(
-            f"'{attribute.name}' must be a number between 0 and 1 (got {value!r})"
-        )
-
-
-def _delay(_: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or math.isnan(value)
-        or value < 0
-    ):
-        raise ConfigurationError(
-            f"'{attribute.name}' must be a number >= 0 (got {value!r})"
-        )
 
 
 @attrs.frozen(kw_only=True)
@@ -96,11 +72,11 @@ class FaultInjector:
     does) so a restart continues the random sequence instead of replaying it.
     """
 
-    crash_rate: float = attrs.field(default=0.0, validator=_rate)
-    fail_rate: float = attrs.field(default=0.0, validator=_rate)
-    hang_rate: float = attrs.field(default=0.0, validator=_rate)
-    slow_rate: float = attrs.field(default=0.0, validator=_rate)
-    delay: float = attrs.field(default=0.01, validator=_delay)
+    crash_rate: float = attrs.field(default=0.0, validator=probability)
+    fail_rate: float = attrs.field(default=0.0, validator=probability)
+    hang_rate: float = attrs.field(default=0.0, validator=probability)
+    slow_rate: float = attrs.field(default=0.0, validator=probability)
+    delay: float = attrs.field(default=0.01, validator=non_negative)
     crash_on: Callable[[Any], bool] | None = None
     fail_on: Callable[[Any], bool] | None = None
     schedule: FaultSchedule | None = None

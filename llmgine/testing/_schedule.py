@@ -9,26 +9,15 @@ import attrs
 import trio
 
 from .._exceptions import ConfigurationError
+from ._checks import non_negative
 
 __all__ = ["FaultSchedule", "FaultWindow"]
-
-
-def _non_negative(_: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or math.isnan(value)
-        or value < 0
-    ):
-        raise ConfigurationError(
-            f"'{attribute.name}' must be a number >= 0 (got {value!r})"
-        )
 
 
 def _after_start(
     window: FaultWindow, attribute: attrs.Attribute[float], value: float
 ) -> None:
-    _non_negative(window, attribute, value)
+    non_negative(window, attribute, value)
     if value <= window.start:
         raise ConfigurationError(
             f"'end' must be after 'start' ({window.start!r}) (got {value!r})"
@@ -42,9 +31,9 @@ class FaultWindow:
     Within the window, every fault rate is multiplied by ``intensity``.
     """
 
-    start: float = attrs.field(default=0.0, validator=_non_negative)
+    start: float = attrs.field(default=0.0, validator=non_negative)
     end: float = attrs.field(default=math.inf, validator=_after_start)
-    intensity: float = attrs.field(default=1.0, validator=_non_negative)
+    intensity: float = attrs.field(default=1.0, validator=non_negative)
 
     def covers(self, elapsed: float) -> bool:
         """Whether ``elapsed`` seconds after the origin fall in this window."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 import json
-import math
 import random
 from collections import Counter
 from collections.abc import Callable, Coroutine
@@ -14,6 +13,7 @@ import httpx
 import trio
 
 from .._exceptions import ConfigurationError
+from ._checks import non_negative, probability
 from ._schedule import FaultSchedule
 
 __all__ = ["Chaos", "ChaosStatistics", "ChaosTransport"]
@@ -42,25 +42,6 @@ _ERRORS = {
     Chaos.OVERLOADED: (529, "overloaded_error", "UNAVAILABLE", "Overloaded"),
 }
 _BROKEN_EVENT = b'data: {"malformed": tru\n\n'
-
-
-def _rate(_: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or math.isnan(value)
-        or not 0.0 <= value <= 1.0
-    ):
-        raise ConfigurationError(
-            f"'{attribute.name}' must be a number between 0 and 1 (got {value!r})"
-        )
-
-
-def _seconds(_: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
-        raise ConfigurationError(
-            f"'{attribute.name}' must be a number >= 0 (got {value!r})"
-        )
 
 
 def _inner(value: httpx.AsyncBaseTransport | Handler) -> httpx.AsyncBaseTransport:
@@ -119,14 +100,14 @@ class ChaosTransport(httpx.AsyncBaseTransport):
     """
 
     inner: httpx.AsyncBaseTransport = attrs.field(converter=_inner)
-    rate_limited: float = attrs.field(default=0.0, validator=_rate)
-    server_errors: float = attrs.field(default=0.0, validator=_rate)
-    overloaded: float = attrs.field(default=0.0, validator=_rate)
-    timeouts: float = attrs.field(default=0.0, validator=_rate)
-    truncated: float = attrs.field(default=0.0, validator=_rate)
-    malformed_sse: float = attrs.field(default=0.0, validator=_rate)
-    retry_after: float = attrs.field(default=1.0, validator=_seconds)
-    timeout_after: float = attrs.field(default=0.0, validator=_seconds)
+    rate_limited: float = attrs.field(default=0.0, validator=probability)
+    server_errors: float = attrs.field(default=0.0, validator=probability)
+    overloaded: float = attrs.field(default=0.0, validator=probability)
+    timeouts: float = attrs.field(default=0.0, validator=probability)
+    truncated: float = attrs.field(default=0.0, validator=probability)
+    malformed_sse: float = attrs.field(default=0.0, validator=probability)
+    retry_after: float = attrs.field(default=1.0, validator=non_negative)
+    timeout_after: float = attrs.field(default=0.0, validator=non_negative)
     schedule: FaultSchedule | None = None
     seed: int | None = 0
     _random: random.Random = attrs.field(init=False)
