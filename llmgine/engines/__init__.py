@@ -14,12 +14,12 @@ from ._conversation import Conversation as Conversation
 from ._conversation import estimate_tokens as estimate_tokens
 from ._conversation import split_turns as split_turns
 from ._engine import Engine as Engine
+from ._engine import EngineEvent as EngineEvent
+from ._engine import EngineState as EngineState
+from ._engine import EngineStatus as EngineStatus
 from ._engine import EventPublisher as EventPublisher
-from ._events import EngineEvent as EngineEvent
-from ._events import EngineState as EngineState
-from ._events import EngineStatus as EngineStatus
-from ._events import TurnFinished as TurnFinished
-from ._events import TurnStarted as TurnStarted
+from ._engine import TurnFinished as TurnFinished
+from ._engine import TurnStarted as TurnStarted
 from ._messages import ChatResult as ChatResult
 from ._messages import ClearConversation as ClearConversation
 from ._messages import GetHistory as GetHistory

@@ -26,8 +26,7 @@ from ..bus import Event
 from ..llm import LLMRequest, Provider, ToolCallPart, ToolResultPart, ToolSpec
 from ..tools import Tool, ToolRegistry
 from ._conversation import Conversation
-from ._engine import Engine, EventPublisher
-from ._events import TurnFinished, TurnStarted
+from ._engine import Engine, EventPublisher, TurnFinished, TurnStarted
 from ._messages import ChatResult, UsageLimits, UserInput
 from ._turn import Turn
 
@@ -63,11 +62,19 @@ def _tools(tools: object) -> ToolExecutor:
     )
 
 
-def _positive(value: object, what: str, kind: type | tuple[type, ...]) -> None:
-    if value is None:
+def _positive(value: object, what: str, *, integer: bool, optional: bool) -> None:
+    if value is None and optional:
         return
-    if isinstance(value, bool) or not isinstance(value, kind) or value <= 0:  # type: ignore[operator]
-        raise ConfigurationError(f"{what!r} must be positive or None (got {value!r})")
+    kind = "int" if integer else "number of seconds"
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int if integer else int | float)
+        or value <= 0
+    ):
+        alternative = " or None" if optional else ""
+        raise ConfigurationError(
+            f"{what!r} must be a positive {kind}{alternative} (got {value!r})"
+        )
 
 
 class ChatEngine(Engine):
@@ -116,16 +123,14 @@ class ChatEngine(Engine):
             raise ConfigurationError(
                 f"'system_prompt' must be a str or None (got {system_prompt!r})"
             )
-        _positive(max_steps, "max_steps", int)
-        if max_steps is None:
-            raise ConfigurationError("'max_steps' must be a positive int (got None)")
+        _positive(max_steps, "max_steps", integer=True, optional=False)
         if usage_limits is not None and not isinstance(usage_limits, UsageLimits):
             raise ConfigurationError(
                 "'usage_limits' must be a UsageLimits or None"
                 f" (got {type(usage_limits).__name__})"
             )
-        _positive(max_tokens, "max_tokens", int)
-        _positive(turn_timeout, "turn_timeout", (int, float))
+        _positive(max_tokens, "max_tokens", integer=True, optional=True)
+        _positive(turn_timeout, "turn_timeout", integer=False, optional=True)
         self.provider = provider
         """The provider object or ProviderActor ref the engine calls."""
         self.model = model

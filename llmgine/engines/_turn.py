@@ -28,7 +28,7 @@ from ..llm import (
     Usage,
     split_response,
 )
-from ._events import EngineState, EngineStatus
+from ._engine import EngineState, EngineStatus
 from ._messages import ChatResult, UserInput
 from ._stream import ToolExecuted
 
