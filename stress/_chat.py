@@ -183,15 +183,7 @@ async def chat_sessions(run: Run) -> None:
                         ledger.done(message)
                 await session.stop()
 
-        start = run.now()
-        async with trio.open_nursery() as nursery:
-            for slot in range(concurrency):
-                nursery.start_soon(session_loop, slot)
-        await system.wait_until_idle()
-        run.load_seconds = run.now() - start
-        remaining = system.statistics().actors
-        for ref in providers:
-            await ref.stop()
+        remaining = await run.run_sessions(system, concurrency, session_loop)
     injected = sum(t.statistics().injected for t in transports)
     run.extra.update(
         sessions=sessions, turns_ok=answered, turns_failed=failed, http_faults=injected

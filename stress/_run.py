@@ -136,6 +136,21 @@ class Run:
                 self.on_progress(min(self.now() / self.expected_duration, 1.0))
             await trio.sleep(TICK)
 
+    async def run_sessions(
+        self, system: ActorSystem, loops: int, loop: Callable[[int], Awaitable[None]]
+    ) -> int:
+        """Run ``loop(slot)`` for every slot at once, wait for quiet, time the load.
+
+        Returns how many actors are left in ``system`` once every session ended.
+        """
+        start = self.now()
+        async with trio.open_nursery() as nursery:
+            for slot in range(loops):
+                nursery.start_soon(loop, slot)
+        await system.wait_until_idle()
+        self.load_seconds = self.now() - start
+        return system.statistics().actors
+
     async def execute(self, body: Callable[[Run], Awaitable[None]]) -> None:
         """Run a scenario body under the monitor and count leaked tasks."""
         before = count_tasks()

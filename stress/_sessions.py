@@ -160,13 +160,7 @@ async def sessions(run: Run) -> None:
                     failed += not ok
                 await session.stop()
 
-        start = run.now()
-        async with trio.open_nursery() as nursery:
-            for slot in range(concurrency):
-                nursery.start_soon(session_loop, slot)
-        await system.wait_until_idle()
-        run.load_seconds = run.now() - start
-        remaining = system.statistics().actors
+        remaining = await run.run_sessions(system, concurrency, session_loop)
     run.extra.update(sessions=started, turns_ok=completed, turns_failed=failed)
     run.expect(completed > 0, "no turn completed")
     run.expect(
