@@ -1,0 +1,1 @@
+"""Every example runs, offline, and prints what it promises."""
