@@ -206,3 +206,42 @@ async def test_stream_turn_checks_its_buffer(system: ActorSystem) -> None:
         with pytest.raises(ConfigurationError, match="'buffer'"):
             async with stream_turn(engine, "hi", buffer=bad):  # type: ignore[arg-type]
                 pass  # pragma: no cover
+
+
+class IteratorProvider:
+    """A provider whose stream() is a plain async iterator (no aclose)."""
+
+    name = "iterator"
+
+    def __init__(self, events: list[Any]) -> None:
+        self.events = events
+
+    async def complete(self, request: Any) -> Any:
+        raise NotImplementedError
+
+    def stream(self, request: Any) -> Any:
+        events = iter(self.events)
+
+        class Iterator:
+            def __aiter__(self) -> Iterator:
+                return self
+
+            async def __anext__(self) -> Any:
+                try:
+                    return next(events)
+                except StopIteration:
+                    raise StopAsyncIteration from None
+
+        return Iterator()
+
+    async def aclose(self) -> None:
+        pass
+
+
+async def test_a_stream_without_aclose_is_read_to_its_end(system: ActorSystem) -> None:
+    provider = IteratorProvider([TextDelta(text="plain"), StreamFinish()])
+    engine = await spawn_chat(system, provider=provider)
+    async with stream_turn(engine, "hi") as stream:
+        assert [type(e).__name__ async for e in stream] == ["TextDelta", "StreamFinish"]
+    assert stream.result is not None
+    assert stream.result.text == "plain"
