@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 import attrs
 import pytest
 
-from llmgine.actors import ActorSystem, TraceRecord, open_actor_system
+from llmgine.actors import Actor, ActorSystem, TraceRecord, open_actor_system
 from llmgine.bus import Command, Event, MessageBus
 
 
@@ -39,6 +40,22 @@ class Fail(Command):
 
 class Boom(Exception):
     """What failing test handlers raise."""
+
+
+class Recorder(Actor):
+    """An actor used as a handler: keeps what it receives, answers commands."""
+
+    def __init__(self, seen: list[Any]) -> None:
+        self.seen = seen
+
+    async def receive(self, message: Any) -> Any:
+        self.seen.append(message)
+        match message:
+            case Add(a=a, b=b):
+                return a + b
+            case Fail(reason=reason):
+                raise Boom(reason)
+        return None
 
 
 class RecordingSink:

@@ -29,6 +29,7 @@ def test_every_public_name_has_a_docstring() -> None:
         value = getattr(llmgine.bus, name)
         if isinstance(value, type):
             assert value.__doc__, name
-            for attr, member in vars(value).items():
+            for attr in dir(value):
+                member = getattr(value, attr)
                 if not attr.startswith("_") and callable(member):
                     assert member.__doc__, f"{name}.{attr}"
