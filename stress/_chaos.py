@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import trio
@@ -17,21 +16,12 @@ from llmgine.actors import (
     SupervisionError,
     SupervisorRef,
 )
-from llmgine.testing import FaultInjector, FaultSchedule
+from llmgine.testing import FaultSchedule
 
 from ._load import paced
-from ._run import Run, Worker
+from ._run import Run
 
 __all__ = ["breaker_storm", "crashes", "escalation"]
-
-
-def _window(run: Run, seconds: float, start: float, end: float) -> FaultSchedule:
-    """A schedule with faults on from ``start`` to ``end`` (fractions of the load)."""
-    schedule = FaultSchedule.between(start * seconds, end * seconds)
-    schedule.anchor()
-    now = run.now()
-    run.fault_window(now + start * seconds, now + end * seconds)
-    return schedule
 
 
 async def crashes(run: Run) -> None:
@@ -42,35 +32,27 @@ async def crashes(run: Run) -> None:
     seconds = run.seconds(1.0, 2.5, 10.0)
     run.extra.update(actors=n)
     door = run.door
-    injectors: list[FaultInjector] = []
+    schedule = FaultSchedule.between(0.25 * seconds, 0.6 * seconds)
     async with run.system("crashes") as system:
-        refs: list[ActorRef] = []
         supervisors = [
             await system.spawn_supervisor(
                 f"g{k}", strategy=OneForOne(max_restarts=100_000, within=1.0)
             )
             for k in range((n + group - 1) // group)
         ]
-        schedule = FaultSchedule.never()
-        for i in range(n):
-            injector = FaultInjector(
-                crash_rate=0.01, schedule=schedule, seed=run.rng.randrange(2**32)
+        refs = [
+            await run.spawn_worker(
+                supervisors[i // group], f"w{i}", crash_rate=0.01, schedule=schedule
             )
-            injectors.append(injector)
-            refs.append(
-                await supervisors[i // group].spawn(
-                    functools.partial(Worker, run.ledger, injector), name=f"w{i}"
-                )
-            )
-        window = _window(run, seconds, 0.25, 0.6)
-        for injector in injectors:
-            injector.schedule = window
+            for i in range(n)
+        ]
+        run.start_faults(schedule)
         start = run.now()
         await paced(rate, seconds, lambda i: door.tell(refs[i % n]))
         await system.wait_until_idle()
         run.load_seconds = run.now() - start
         restarts = system.statistics().restarts
-    crashed = sum(injector.statistics().crashes for injector in injectors)
+    crashed = run.crashes()
     run.extra["crashes"] = crashed
     run.expect(crashed > 0, "no crash was injected")
     run.expect(restarts == crashed, f"{crashed} crashes but {restarts} restarts")
@@ -105,30 +87,21 @@ async def escalation(run: Run) -> None:
                 backoff=Backoff(initial=0.002, maximum=0.02),
             ),
         )
+        schedule = FaultSchedule.between(0.2 * seconds, 0.6 * seconds)
         leaf_refs: list[SupervisorRef] = []
         refs: list[ActorRef] = []
-        injectors: list[FaultInjector] = []
-        schedule = FaultSchedule.never()
         for k in range(leaves):
             leaf = await middle.spawn_supervisor(
                 f"leaf{k}", strategy=OneForOne(max_restarts=3, within=1.0)
             )
             leaf_refs.append(leaf)
             for j in range(per_leaf):
-                injector = FaultInjector(
-                    crash_rate=crash_rate,
-                    schedule=schedule,
-                    seed=run.rng.randrange(2**32),
-                )
-                injectors.append(injector)
                 refs.append(
-                    await leaf.spawn(
-                        functools.partial(Worker, run.ledger, injector), name=f"w{j}"
+                    await run.spawn_worker(
+                        leaf, f"w{j}", crash_rate=crash_rate, schedule=schedule
                     )
                 )
-        window = _window(run, seconds, 0.2, 0.6)
-        for injector in injectors:
-            injector.schedule = window
+        run.start_faults(schedule)
         start = run.now()
         await paced(rate, seconds, lambda i: door.tell(refs[i % n]))
         await system.wait_until_idle()
@@ -150,15 +123,11 @@ async def _root_gives_up(run: Run) -> bool:
         async with run.system(
             "doomed", strategy=strategy, shutdown_timeout=0.5
         ) as system:
-            calm = [
-                await system.spawn(functools.partial(Worker, run.ledger), name=f"c{i}")
-                for i in range(2)
+            targets = [
+                await run.spawn_worker(system, "calm0"),
+                await run.spawn_worker(system, "calm1"),
+                await run.spawn_worker(system, "doomed", crash_rate=1.0),
             ]
-            doomed = await system.spawn(
-                functools.partial(Worker, run.ledger, FaultInjector(crash_rate=1.0)),
-                name="doomed",
-            )
-            targets = [*calm, doomed]
             await paced(2_000, 5.0, lambda i: door.tell(targets[i % 3]))
     except SupervisionError:
         return True
@@ -186,30 +155,21 @@ async def breaker_storm(run: Run) -> None:
     breaker = CircuitBreaker(max_failures=5, reset_timeout=0.02, max_reset_timeout=0.2)
     strategy = OneForOne(max_restarts=1000, within=1.0)
     async with run.system("storm", strategy=strategy) as system:
-        schedule = FaultSchedule.never()
-        injectors = [
-            FaultInjector(
+        schedule = FaultSchedule.between(0.25 * seconds, 0.6 * seconds)
+        refs = [
+            await run.spawn_worker(
+                system,
+                f"p{i}",
+                mailbox=Mailbox(capacity=1000),
+                breaker=breaker,
                 fail_rate=0.7,
                 crash_rate=0.01,
                 schedule=schedule,
                 error=_provider_error,
-                seed=run.rng.randrange(2**32),
             )
-            for _ in range(providers)
+            for i in range(providers)
         ]
-        refs = []
-        for i, injector in enumerate(injectors):
-            ref = await system.spawn(
-                functools.partial(Worker, run.ledger, injector),
-                name=f"p{i}",
-                mailbox=Mailbox(capacity=1000),
-                breaker=breaker,
-            )
-            run.track_breaker(ref)
-            refs.append(ref)
-        window = _window(run, seconds, 0.25, 0.6)
-        for injector in injectors:
-            injector.schedule = window
+        run.start_faults(schedule)
         deadline = trio.current_time() + seconds
 
         async def client(c: int) -> None:

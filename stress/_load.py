@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -10,9 +9,8 @@ from typing import Any
 import trio
 
 from llmgine.actors import ActorRef, Mailbox, Overflow
-from llmgine.testing import FaultInjector
 
-from ._run import Run, Worker
+from ._run import Run
 
 __all__ = ["burst", "paced", "shutdown", "slow_consumers", "steady"]
 
@@ -38,11 +36,8 @@ async def paced(
 
 
 async def _workers(run: Run, system: Any, n: int, *, capacity: int) -> list[ActorRef]:
-    factory = functools.partial(Worker, run.ledger)
-    return [
-        await system.spawn(factory, name=f"w{i}", mailbox=Mailbox(capacity=capacity))
-        for i in range(n)
-    ]
+    mailbox = Mailbox(capacity=capacity)
+    return [await run.spawn_worker(system, f"w{i}", mailbox=mailbox) for i in range(n)]
 
 
 async def steady(run: Run) -> None:
@@ -139,11 +134,12 @@ async def slow_consumers(run: Run) -> None:
         refs: list[tuple[ActorRef, Overflow]] = []
         for policy in POLICIES:
             for k in range(per_policy):
-                injector = FaultInjector(slow_rate=1.0, delay=delay)
-                ref = await system.spawn(
-                    functools.partial(Worker, run.ledger, injector),
-                    name=f"{policy.value}-{k}",
+                ref = await run.spawn_worker(
+                    system,
+                    f"{policy.value}-{k}",
                     mailbox=Mailbox(capacity=capacity, overflow=policy),
+                    slow_rate=1.0,
+                    delay=delay,
                 )
                 refs.append((ref, policy))
         start = run.now()
@@ -215,22 +211,17 @@ async def shutdown(run: Run) -> None:
                 return
 
     async def spawn_all(system: Any) -> list[ActorRef]:
-        refs = []
-        for i in range(n):
-            injector = FaultInjector(
+        return [
+            await run.spawn_worker(
+                system,
+                f"w{i}",
+                mailbox=Mailbox(capacity=500),
                 hang_rate=0.002 if i < hung else 0.0,
                 slow_rate=0.05,
                 delay=0.0005,
-                seed=run.rng.randrange(2**32),
             )
-            refs.append(
-                await system.spawn(
-                    functools.partial(Worker, run.ledger, injector),
-                    name=f"w{i}",
-                    mailbox=Mailbox(capacity=500),
-                )
-            )
-        return refs
+            for i in range(n)
+        ]
 
     start = run.now()
     async with trio.open_nursery() as outside:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -10,8 +11,15 @@ from typing import Any
 
 import trio
 
-from llmgine.actors import Actor, ActorRef, ActorSystem, open_actor_system
-from llmgine.testing import FaultInjector
+from llmgine.actors import (
+    Actor,
+    ActorRef,
+    ActorSystem,
+    CircuitBreaker,
+    Mailbox,
+    open_actor_system,
+)
+from llmgine.testing import FaultInjector, FaultSchedule
 
 from ._harness import Door, Job, Ledger
 from ._metrics import count_tasks, rss_mib
@@ -65,6 +73,7 @@ class Run:
         self.clean: list[ActorSystem] = []  # systems whose block ended normally
         self.live: list[ActorSystem] = []
         self.breakers: list[ActorRef] = []
+        self.injectors: list[FaultInjector] = []
         self.failures: list[str] = []
         self.extra: dict[str, Any] = {}
         self.samples: list[tuple[float, int, int]] = []
@@ -104,6 +113,43 @@ class Run:
     def track_breaker(self, ref: ActorRef) -> None:
         """Count this actor's breaker trips in the result."""
         self.breakers.append(ref)
+
+    async def spawn_worker(
+        self,
+        spawner: Any,
+        name: str,
+        *,
+        mailbox: Mailbox | None = None,
+        breaker: CircuitBreaker | None = None,
+        **faults: Any,
+    ) -> ActorRef:
+        """Spawn a :class:`Worker` under ``spawner`` (a system, supervisor or context).
+
+        ``faults`` are :class:`FaultInjector` options; the injector is seeded from
+        the run, so the whole scenario replays from its seed.
+        """
+        injector = None
+        if faults:
+            injector = FaultInjector(seed=self.rng.randrange(2**32), **faults)
+            self.injectors.append(injector)
+        factory = functools.partial(Worker, self.ledger, injector)
+        ref: ActorRef = await spawner.spawn(
+            factory, name=name, mailbox=mailbox, breaker=breaker
+        )
+        if breaker is not None:
+            self.track_breaker(ref)
+        return ref
+
+    def start_faults(self, schedule: FaultSchedule) -> None:
+        """Anchor ``schedule`` now and report its windows as the fault window."""
+        schedule.anchor()
+        now = self.now()
+        first = min((w.start for w in schedule.windows), default=0.0)
+        self.fault_window(now + first, now + schedule.ends)
+
+    def crashes(self) -> int:
+        """Crashes injected so far by the workers' injectors."""
+        return sum(injector.statistics().crashes for injector in self.injectors)
 
     # -- systems ----------------------------------------------------------------
     @asynccontextmanager

@@ -116,23 +116,19 @@ async def sessions(run: Run) -> None:
         pool = await system.spawn_supervisor(
             "providers", strategy=OneForOne(max_restarts=10_000, within=1.0)
         )
-        providers = []
-        for i in range(providers_n):
-            injector = FaultInjector(
+        providers = [
+            await run.spawn_worker(
+                pool,
+                f"p{i}",
+                mailbox=Mailbox(capacity=2000),
+                breaker=CircuitBreaker(max_failures=20, reset_timeout=0.05),
                 fail_rate=0.05,
                 crash_rate=0.002,
                 slow_rate=0.2,
                 delay=0.001,
-                seed=run.rng.randrange(2**32),
             )
-            ref = await pool.spawn(
-                functools.partial(Worker, run.ledger, injector),
-                name=f"p{i}",
-                mailbox=Mailbox(capacity=2000),
-                breaker=CircuitBreaker(max_failures=20, reset_timeout=0.05),
-            )
-            run.track_breaker(ref)
-            providers.append(ref)
+            for i in range(providers_n)
+        ]
         engine = functools.partial(
             Engine,
             door,
