@@ -67,10 +67,10 @@ class MessageBus(HandlerRegistry):
         stopped handler or a ``timeout`` (seconds, waiting for room included)
         each give ``CommandResult(success=False, error="TypeName: message")``.
         """
-        self._executed += 1
         lane = (
             Priority.NORMAL if command.priority is None else check_lane(command.priority)
         )
+        self._executed += 1
         try:
             if self._system.tracer is None:
                 return await self._ask(command, timeout, lane)
@@ -107,7 +107,7 @@ class MessageBus(HandlerRegistry):
                     self._monitor.fire()
         else:
             value = await entry.ref.ask(command, timeout=timeout, priority=lane)
-        if type(value) is not CommandResult:
+        if not isinstance(value, CommandResult):
             return CommandResult(
                 True, result=value, command_id=command.id, session_id=command.session_id
             )

@@ -84,6 +84,8 @@ async def test_event_handler_failures_are_traced() -> None:
         bus.register_event_handler(Ping, lambda e: 1 / 0)
         await bus.publish(Ping())
         await bus.wait_until_idle()
+        stats = system.statistics()  # traced messages travel in envelopes
+        assert (stats.failed, stats.dead_lettered, stats.lost) == (1, 1, 0)
     [record] = [r for r in sink.records if r.kind is RecordKind.DEAD_LETTER]
     assert record.error_type == "ZeroDivisionError"
     assert record.attributes["llmgine.dead_letter.reason"] == "handler_failed"

@@ -94,7 +94,7 @@ async def test_leaving_a_session_removes_its_handlers_and_stops_their_actors(
 
 
 async def test_an_error_in_the_block_stops_the_handlers_at_once(
-    system: ActorSystem, bus: MessageBus
+    system: ActorSystem, bus: MessageBus, autojump_clock: trio.testing.MockClock
 ) -> None:
     gate = trio.Event()
     ended: list[SessionEnded] = []
