@@ -1,0 +1,1 @@
+"""The documentation cannot rot: its examples run."""
