@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import importlib
 import io
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -26,32 +27,75 @@ BENCHES = ("runtime", "bus", "tracer")
 
 @attrs.frozen(kw_only=True)
 class Figure:
-    """One benchmark figure: what it compares, its value and its target."""
+    """One benchmark figure: what it compares, its value and its target.
+
+    ``key`` is the name the benchmark module returned it under; its suffix
+    says the unit (``_vs_``: a ratio, ``_per_s``: a rate, ``_ms``: a latency).
+    A target is a floor, or a ceiling when ``ceiling`` is set.
+    """
 
     bench: str
+    key: str
     name: str
     value: float
     baseline: str = ""
     target: float | None = None
+    ceiling: bool = False
 
     @property
     def met(self) -> bool | None:
         """Whether the target is met (None when there is none)."""
-        return None if self.target is None else self.value >= self.target
+        if self.target is None:
+            return None
+        return self.value <= self.target if self.ceiling else self.value >= self.target
+
+    def show(self, value: float) -> str:
+        """``value`` in this figure's unit."""
+        if "_vs_" in self.key:
+            return f"{value:.2f}x"
+        if self.key.endswith("_ms"):
+            return f"{value:.3g} ms"
+        if self.key.endswith("_per_s"):
+            return f"{value:,.0f}/s"
+        return f"{value:,.0f}"
 
 
-# What the figures the benchmark modules return mean: (label, baseline, target).
-KNOWN: dict[str, tuple[str, str, float | None]] = {
-    "tell_vs_loop": ("tell→receive", "bare Python loop", 0.60),
-    "ask_vs_pingpong": ("ask round trip", "trio channel ping-pong", 1.6),
-    "tell_per_s": ("tell→receive, msg/s", "", None),
-    "ask_per_s": ("ask round trips/s", "", None),
-    "peak_rss_mib": ("peak RSS, MiB", "", None),
-    "quiet_vs_none": ("tracer on, untraced tells", "no tracer", 0.98),
-    "traced_vs_none": ("tracer on, traced tells", "no tracer", None),
-    "jsonl_quiet_vs_none": ("JSONL tracer, untraced tells", "no tracer", 0.70),
-    "jsonl_vs_none": ("JSONL tracer, traced tells", "no tracer", 0.70),
+# What the returned figures mean: label, same-run baseline, target (a number,
+# or the name of the module's own constant), and whether the target is a ceiling.
+KNOWN: dict[str, tuple[str, str, float | str | None, bool]] = {
+    "tell_vs_loop": ("tell→receive", "bare Python loop", 0.60, False),
+    "ask_vs_pingpong": ("ask round trip", "trio channel ping-pong", 1.6, False),
+    "tell_per_s": ("tell→receive", "", None, False),
+    "ask_per_s": ("ask round trips", "", None, False),
+    "peak_rss_mib": ("peak RSS, MiB", "", None, False),
+    "publish_1_per_s": ("publish → 1 handler", "", "PUBLISH_TARGET", False),
+    "publish_1_vs_channel": ("publish → 1 handler", "trio memory channel", None, False),
+    "publish_10_vs_channel": (
+        "publish → 10 handlers",
+        "trio memory channel",
+        None,
+        False,
+    ),
+    "publish_1_vs_asyncio_bus": (
+        "publish → 1 handler",
+        "asyncio llmgine bus",
+        None,
+        False,
+    ),
+    "execute_vs_ping_pong": ("execute round trip", "trio channel ping-pong", None, False),
+    "latency_p99_ms": ("publish p99, paced", "", "P99_TARGET_MS", True),
+    "channel_latency_p99_ms": ("channel p99, paced", "", None, False),
+    "quiet_vs_none": ("tracer on, untraced tells", "no tracer", 0.98, False),
+    "traced_vs_none": ("tracer on, traced tells", "no tracer", None, False),
+    "jsonl_quiet_vs_none": ("JSONL tracer, untraced tells", "no tracer", 0.70, False),
+    "jsonl_vs_none": ("JSONL tracer, traced tells", "no tracer", 0.70, False),
 }
+
+
+def _constant(bench: str, name: str) -> float | None:
+    module = sys.modules.get(f"stress.bench_{bench}")
+    value = getattr(module, name, None)
+    return float(value) if isinstance(value, int | float) else None
 
 
 def _load(bench: str) -> Callable[[list[str]], dict[str, Any]] | None:
@@ -82,14 +126,18 @@ def collect(
             results = run(["--quick"] if quick else [])
         printed[bench] = out.getvalue()
         for key, value in (results or {}).items():
-            label, baseline, target = KNOWN.get(key, (key, "", None))
+            label, baseline, target, ceiling = KNOWN.get(key, (key, "", None, False))
+            if isinstance(target, str):
+                target = _constant(bench, target)
             figures.append(
                 Figure(
                     bench=bench,
+                    key=key,
                     name=label,
                     value=float(value),
                     baseline=baseline,
                     target=target,
+                    ceiling=ceiling,
                 )
             )
     return figures, printed
@@ -105,22 +153,12 @@ def render(figures: Sequence[Figure], *, title: str = "llmgine bench") -> Table:
     table.add_column("target", justify="right")
     table.add_column("status")
     for f in figures:
-        ratio = bool(f.baseline)
-        value = f"{f.value:.2f}x" if ratio else f"{f.value:,.0f}"
-        if f.met is None:
-            status = ""
-        elif f.met:
-            status = "[green]met[/]"
+        if f.target is None:
+            target = status = ""
         else:
-            status = f"[yellow]gap {f.target - f.value:.2f}x[/]"  # type: ignore[operator]
-        table.add_row(
-            f.bench,
-            f.name,
-            value,
-            f.baseline,
-            "" if f.target is None else f">= {f.target:.2f}x",
-            status,
-        )
+            target = f"{'<=' if f.ceiling else '>='} {f.show(f.target)}"
+            status = "[green]met[/]" if f.met else "[yellow]not met[/]"
+        table.add_row(f.bench, f.name, f.show(f.value), f.baseline, target, status)
     return table
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sys
+import types
 
 import pytest
 
@@ -112,11 +114,29 @@ def test_bench_combines_the_modules(capsys: pytest.CaptureFixture[str]) -> None:
     figures, printed = bench_module.collect(True, loader=fake)
     assert calls == [("runtime", ["--quick"]), ("tracer", ["--quick"])]
     assert printed["runtime"] == "runtime own table\n"
-    met = {(f.bench, f.name): f.met for f in figures}
-    assert met["runtime", "tell→receive"] is True
-    assert met["runtime", "ask round trip"] is False
-    assert met["runtime", "tell→receive, msg/s"] is None
+    met = {(f.bench, f.key): f.met for f in figures}
+    assert met["runtime", "tell_vs_loop"] is True
+    assert met["runtime", "ask_vs_pingpong"] is False  # 1.2x < 1.6x
+    assert met["runtime", "tell_per_s"] is None
     assert bench_module.render(figures).row_count == 6
+
+
+def test_bench_targets_from_the_modules(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_module = types.SimpleNamespace(PUBLISH_TARGET=330_000, P99_TARGET_MS=0.5)
+    monkeypatch.setitem(sys.modules, "stress.bench_bus", fake_module)
+
+    def run(argv: list[str]) -> dict[str, float]:
+        return {"publish_1_per_s": 400_000.0, "latency_p99_ms": 0.7, "other": 3.0}
+
+    figures, _ = bench_module.collect(benches=["bus"], loader=lambda name: run)
+    by_key = {f.key: f for f in figures}
+    assert by_key["publish_1_per_s"].met is True
+    assert by_key["publish_1_per_s"].show(330_000) == "330,000/s"
+    assert by_key["latency_p99_ms"].ceiling
+    assert by_key["latency_p99_ms"].met is False  # 0.7 ms > 0.5 ms
+    assert by_key["latency_p99_ms"].show(0.5) == "0.5 ms"
+    assert (by_key["other"].name, by_key["other"].met) == ("other", None)
+    assert by_key["other"].show(3.0) == "3"
 
 
 def test_bench_main(
