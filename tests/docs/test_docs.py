@@ -63,15 +63,21 @@ def test_the_docs_have_runnable_examples() -> None:
     assert len(runnable) >= 4 * len([b for b in BLOCKS if not b.run])
 
 
-def test_the_fence_parser() -> None:
-    text = "x\n```python\nprint(1)\n```\n```python no-run\nboom(\n```\n```sh\nls\n```\n"
-    found = [(m.group("info"), m.group("body")) for m in FENCE.finditer(text)]
+def test_the_fence_parser(tmp_path: Path) -> None:
+    text = (
+        "# t\n```python\nprint(1)\n```\n"
+        "```python no-run\nboom(\n```\n"
+        "```sh\nls\n```\n"
+        "- item:\n\n  ```python\n  x = 1\n  ```\n"
+    )
+    path = tmp_path / "t.md"
+    path.write_text(text)
+    found = [(b.line, b.source, b.run) for b in blocks(path)]
     assert found == [
-        ("python", "print(1)\n"),
-        ("python no-run", "boom(\n"),
-        ("sh", "ls\n"),
+        (2, "print(1)\n", True),
+        (5, "boom(\n", False),
+        (13, "x = 1\n", True),
     ]
-    assert path.name == "t.md"
 
 
 @pytest.fixture
