@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from .._exceptions import ConfigurationError
+from ._ref import ActorRef
 
 if TYPE_CHECKING:
-    from ._ref import ActorRef
     from ._system import ActorSystem
 
 __all__ = ["Actor", "ActorContext", "Failure"]
@@ -58,11 +58,21 @@ class ActorContext:
         """Spawn a child actor supervised by this actor (one-for-one).
 
         Takes the same options as :meth:`ActorSystem.spawn`. Children outlive
-        restarts of this actor and stop when it stops.
+        restarts of this actor and stop when it stops; so that ``on_start`` can
+        spawn its children on every incarnation, spawning a name that already
+        has a running child returns that child's ref.
         """
+        existing = self.child(name)
+        if existing is not None:
+            return existing
         group = self._cell.children_group()
         ref: ActorRef = await group.spawn(factory, name=name, **options)
         return ref
+
+    def child(self, name: str) -> ActorRef | None:
+        """The ref of this actor's child called ``name``, or None."""
+        ref = self.system.lookup(f"{self.path}/{name}")
+        return ref if isinstance(ref, ActorRef) else None
 
     def stop(self) -> None:
         """Exit normally after the current message.

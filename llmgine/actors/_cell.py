@@ -361,6 +361,7 @@ class Cell:
             dead_lettered=queue.dead_lettered,
             restarts=self.restarts,
             breaker=None if self.breaker is None else self.breaker.state,
+            breaker_trips=0 if self.breaker is None else self.breaker.trips,
             running=self.running,
         )
 

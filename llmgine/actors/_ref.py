@@ -40,6 +40,7 @@ class ActorStatistics:
     dead_lettered: int
     restarts: int
     breaker: BreakerState | None
+    breaker_trips: int
     running: bool
 
 

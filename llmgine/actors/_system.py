@@ -176,6 +176,11 @@ class ActorSystem:
             retired[3] += q.dead_lettered
             retired[4] += node.restarts
 
+    def retire_all(self) -> None:
+        """Forget every node (the system is going away), keeping their counters."""
+        for node in list(self._nodes.values()):
+            self.unregister(node)
+
     def statistics(self) -> SystemStatistics:
         """Counters summed over the whole system, stopped actors included."""
         accepted, processed, failed, dead, restarts = self._retired
@@ -308,6 +313,7 @@ async def open_actor_system(
                         nursery.cancel_scope.cancel()
                 finally:
                     system._nursery = None
+                    system.retire_all()
                     service.cancel_scope.cancel()
         except BaseExceptionGroup as group:
             # Actor and service tasks never raise: the one error is the body's own.

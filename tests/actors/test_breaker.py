@@ -51,6 +51,7 @@ async def test_failures_open_the_circuit_and_asks_fail_fast(
             with pytest.raises(ConnectionError):
                 await ref.ask("call")
         assert ref.statistics().breaker is BreakerState.OPEN
+        assert ref.statistics().breaker_trips == 1
         assert ref.statistics().restarts == 0  # Failure replies never restart
         with pytest.raises(CircuitOpenError):
             await ref.ask("call")

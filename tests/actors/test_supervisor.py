@@ -344,3 +344,25 @@ def test_random_crash_schedules_lose_nothing(
             assert crashes > max_restarts
 
     trio.run(scenario)
+
+
+async def test_an_actor_that_spawns_children_in_on_start_can_be_restarted() -> None:
+    log: dict[str, int] = {}
+
+    class Parent(Actor):
+        async def on_start(self) -> None:
+            self.child = await self.context.spawn(lambda: Worker("kid", log), name="kid")
+
+        async def receive(self, message: Any) -> Any:
+            if message == "crash":
+                raise RuntimeError("parent crashed")
+            return await self.child.ask(message)
+
+    async with open_actor_system("app") as system:
+        parent = await system.spawn(Parent, name="parent")
+        assert await parent.ask("x") == 1
+        with pytest.raises(RuntimeError):
+            await parent.ask("crash")
+        # the restarted parent finds its running child again: state kept
+        assert await parent.ask("x") == 2
+        assert log == {"kid": 1}

@@ -287,3 +287,21 @@ async def test_default_tracer_factory_is_used_when_none_is_passed() -> None:
     [record] = [r for r in sink.records if r.kind is RecordKind.CUSTOM]
     assert record.attributes == {"k": "v", "more": 1}
     assert record.duration is not None
+
+
+async def test_a_cancelled_system_forgets_its_actors_but_keeps_their_counts() -> None:
+    class Slow(Actor):
+        async def receive(self, message: Any) -> Any:
+            await trio.sleep_forever()
+
+    with trio.CancelScope() as scope:
+        async with open_actor_system("app") as system:
+            ref = await system.spawn(Slow, name="s")
+            for i in range(3):
+                await ref.tell(i)
+            await trio.testing.wait_all_tasks_blocked()
+            scope.cancel()
+            await trio.sleep_forever()
+    stats = system.statistics()
+    assert (stats.actors, stats.accepted, stats.dead_lettered, stats.lost) == (0, 3, 3, 0)
+    assert system.lookup("/app/s") is None
