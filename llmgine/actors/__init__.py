@@ -13,6 +13,7 @@ from ._actor import ActorContext as ActorContext
 from ._actor import Failure as Failure
 from ._breaker import BreakerState as BreakerState
 from ._breaker import CircuitBreaker as CircuitBreaker
+from ._cell import Deferred as Deferred
 from ._dead_letters import DeadLetter as DeadLetter
 from ._dead_letters import DeadLetterReason as DeadLetterReason
 from ._dead_letters import DeadLetters as DeadLetters

@@ -74,6 +74,25 @@ class ActorContext:
         ref = self.system.lookup(f"{self.path}/{name}")
         return ref if isinstance(ref, ActorRef) else None
 
+    def defer(self) -> Any:
+        """Answer the message being handled later, not with ``receive``'s return.
+
+        Return the :class:`Deferred` from ``receive`` and call its ``resolve``
+        (or ``fail``) when the answer is ready, typically from work started
+        with :meth:`start_soon`; meanwhile the actor handles its next messages.
+        This is how one actor serves many slow requests at once.
+        """
+        return self._cell.defer()
+
+    def start_soon(self, fn: Any, *args: Any, name: str | None = None) -> None:
+        """Run ``await fn(*args)`` beside the message loop.
+
+        The task belongs to the current incarnation: when the actor stops it has
+        the shutdown timeout to finish, then is cancelled; if it raises, the
+        actor fails and its supervisor decides, as for ``receive``.
+        """
+        self._cell.start_soon(fn, *args, name=name)
+
     def stop(self) -> None:
         """Exit normally after the current message.
 

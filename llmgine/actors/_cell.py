@@ -61,6 +61,10 @@ class Cell:
         self._scope: trio.CancelScope | None = None
         self._task: trio.lowlevel.Task | None = None
         self._children: Supervisor | None = None
+        self._work: trio.Nursery | None = None
+        self._background = 0
+        self._background_idle: trio.Event | None = None
+        self._deferred: set[Deferred] = set()
 
     # -- idle accounting -------------------------------------------------------
     def mark_active(self) -> None:
@@ -106,23 +110,31 @@ class Cell:
                     return
                 try:
                     instance = self._make()
-                    await instance.on_start()
-                    self.system.event(
-                        RecordKind.ACTOR_RESTARTED
-                        if self.generation > 1
-                        else RecordKind.ACTOR_STARTED,
-                        self.path,
-                        {"llmgine.actor.generation": self.generation},
-                    )
-                    await self._dispatch(instance)
-                except Exception as exc:
-                    failure = exc
+                    async with trio.open_nursery() as work:
+                        self._work = work
+                        await instance.on_start()
+                        self.system.event(
+                            RecordKind.ACTOR_RESTARTED
+                            if self.generation > 1
+                            else RecordKind.ACTOR_STARTED,
+                            self.path,
+                            {"llmgine.actor.generation": self.generation},
+                        )
+                        await self._dispatch(instance)
+                        await self._finish_background_work(work)
+                except BaseException as exc:
+                    error = _sole(exc)
+                    if not isinstance(error, Exception):
+                        raise
+                    failure = error
             if scope.cancelled_caught and self._current is not None:
                 item, self._current = self._current, None
                 self.dead_letter(item, DeadLetterReason.ACTOR_STOPPED, None)
             if instance is not None:
                 await self._call_on_stop(instance)
         finally:
+            self._work = None
+            self._fail_deferred()
             if self._current is not None:
                 # Cancelled from outside (the embedding app's scope) mid-message:
                 # the message was accepted, so it must not vanish.
@@ -145,6 +157,44 @@ class Cell:
             await self.finalize()
         elif self._exit_requested and not self._stop_requested:
             await self.parent.child_exited(self)
+
+    async def _finish_background_work(self, work: trio.Nursery) -> None:
+        """Give background tasks the shutdown timeout to end, then cancel them."""
+        if self._background:
+            self._background_idle = trio.Event()
+            with trio.move_on_after(self.system.shutdown_timeout):
+                await self._background_idle.wait()
+        work.cancel_scope.cancel()
+
+    def start_soon(self, fn: Any, *args: Any, name: str | None = None) -> None:
+        """Run ``fn(*args)`` beside the message loop, for this incarnation only."""
+        if self._work is None:
+            raise ConfigurationError(
+                f"{self.path} is not running: background work needs a live actor"
+            )
+        self._background += 1
+        self._work.start_soon(self._background_task, fn, args, name=name or fn)
+
+    async def _background_task(self, fn: Any, args: tuple[Any, ...]) -> None:
+        try:
+            await fn(*args)
+        finally:
+            self._background -= 1
+            if self._background == 0 and self._background_idle is not None:
+                self._background_idle.set()
+
+    def defer(self) -> Deferred:
+        """A reply to the message being handled, to be given later."""
+        item = self._current
+        reply = item.reply if type(item) is Envelope else None
+        deferred = Deferred(self, reply)
+        self._deferred.add(deferred)
+        return deferred
+
+    def _fail_deferred(self) -> None:
+        pending, self._deferred = self._deferred, set()
+        for deferred in pending:
+            deferred.fail(ActorStopped(f"{self.path} stopped before it replied"))
 
     def _make(self) -> Actor:
         instance = self.spec.factory()
@@ -202,7 +252,7 @@ class Cell:
                         breaker.failure()
                     raise
                 queue.processed += 1
-                if breaker is not None:
+                if breaker is not None and type(result) is not Deferred:
                     if type(result) is Failure:
                         breaker.failure()
                     else:
@@ -241,6 +291,8 @@ class Cell:
             if token is not None:
                 current_trace.reset(token)
         self.queue.processed += 1
+        if type(result) is Deferred:
+            return
         failed = type(result) is Failure
         if reply is not None:
             if failed:
@@ -374,6 +426,60 @@ def _reason_error(reason: DeadLetterReason, path: str) -> BaseException:
     if reason in (DeadLetterReason.MAILBOX_FULL, DeadLetterReason.DROPPED_OLDEST):
         return MailboxFull(f"mailbox of {path} is full: message dropped")
     return ActorStopped(f"{path} stopped before handling the message")
+
+
+class Deferred:
+    """A reply given after ``receive`` returned (see :meth:`ActorContext.defer`).
+
+    Return it from ``receive``; later call :meth:`resolve` with the value (or a
+    :class:`Failure`) or :meth:`fail` with an error. The asker waits until then,
+    and a circuit breaker counts the outcome then. If the actor stops first, the
+    asker gets :class:`ActorStopped`.
+    """
+
+    __slots__ = ("_cell", "_reply", "done")
+
+    def __init__(self, cell: Cell, reply: Any) -> None:
+        self._cell = cell
+        self._reply = reply
+        self.done = False
+
+    def resolve(self, value: object) -> None:
+        """Answer with ``value``; a :class:`Failure` answers with its error."""
+        if isinstance(value, Failure):
+            self.fail(value.error, _count=True)
+            return
+        if self._settle():
+            if self._reply is not None:
+                self._reply.set_value(value)
+            breaker = self._cell.breaker
+            if breaker is not None and not self._abandoned():
+                breaker.success()
+
+    def fail(self, error: BaseException, *, _count: bool = True) -> None:
+        """Answer with ``error``, raised in the asker."""
+        if self._settle():
+            if self._reply is not None:
+                self._reply.set_error(error)
+            breaker = self._cell.breaker
+            if breaker is not None and _count and not self._abandoned():
+                breaker.failure()
+
+    def _abandoned(self) -> bool:
+        return self._reply is not None and bool(self._reply.abandoned)
+
+    def _settle(self) -> bool:
+        if self.done:
+            return False
+        self.done = True
+        self._cell._deferred.discard(self)
+        return True
+
+
+def _sole(error: BaseException) -> BaseException:
+    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+        error = error.exceptions[0]
+    return error
 
 
 class _NullContext:
