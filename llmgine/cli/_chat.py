@@ -126,15 +126,15 @@ async def _turn(console: Console, engine: ActorRef, text: str) -> None:
         return
     printer.end()
     result = stream.result
-    if result is not None:
-        usage = result.usage
-        console.print(
-            Text(
-                f"  {result.steps} LLM calls · tokens in={usage.input_tokens}"
-                f" out={usage.output_tokens}",
-                "dim",
-            )
+    assert result is not None  # set when the block exits normally
+    usage = result.usage
+    console.print(
+        Text(
+            f"  {result.steps} LLM calls · tokens in={usage.input_tokens}"
+            f" out={usage.output_tokens}",
+            "dim",
         )
+    )
 
 
 def _top_up(provider: Provider, model: OfflineModel) -> None:

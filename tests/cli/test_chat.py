@@ -13,7 +13,8 @@ from rich.console import Console
 from llmgine._exceptions import RateLimitError
 from llmgine.cli import _chat
 from llmgine.cli._chat import ReadLine, run_chat
-from llmgine.llm import ScriptedProvider
+from llmgine.engines import ToolExecuted
+from llmgine.llm import ScriptedProvider, ToolCallPart, ToolResultPart
 from llmgine.observability import read_jsonl
 
 from .conftest import Run
@@ -140,3 +141,26 @@ def test_an_unwritable_chat_trace_is_a_usage_error(run: Run, tmp_path: Path) -> 
     outcome = run("chat", "--trace", str(tmp_path / "no" / "dir" / "t.jsonl"))
     assert outcome.code == 2
     assert "cannot write the trace" in outcome.err
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_terminal_input_is_not_echoed(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.stdin", _Terminal("hello\n/exit\n"))
+    outcome = run("chat")
+    assert outcome.code == 0
+    assert "you ▸ hello" not in outcome.out
+    assert "You said: hello." in outcome.out
+
+
+def test_raw_string_arguments_are_shown_as_sent() -> None:
+    console = Console(record=True, width=100)
+    printer = _chat._Printer(console)
+    call = ToolCallPart(id="1", name="calculate", arguments='{"expression": 2')
+    result = ToolResultPart(call_id="1", content="invalid arguments", is_error=True)
+    printer.show(ToolExecuted(call=call, result=result))
+    text = console.export_text()
+    assert '✗ calculate({"expression": 2) → invalid arguments' in text

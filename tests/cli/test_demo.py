@@ -9,12 +9,13 @@ import pytest
 import trio
 from rich.console import Console
 
-from llmgine._exceptions import AuthenticationError
+from llmgine._exceptions import AuthenticationError, RateLimitError
 from llmgine.actors import DeadLetterReason
 from llmgine.cli import _demo
 from llmgine.cli._offline import offline_provider
-from llmgine.llm import ScriptedProvider
-from llmgine.observability import read_jsonl
+from llmgine.cli._report import Storm, Tally, render_summary
+from llmgine.llm import LLMRequest, Message, ScriptedProvider, StreamFinish
+from llmgine.observability import Tracer, read_jsonl
 
 from .conftest import Run
 
@@ -128,3 +129,35 @@ def test_a_refusing_provider_exits_1_with_one_line(
         "llmgine demo: error: the anthropic provider failed:"
         " [HTTP 401] invalid x-api-key\n"
     )
+
+
+async def test_the_storm_also_breaks_streams() -> None:
+    storm = Storm(offline_provider(steps=1))
+    request = LLMRequest(model="m", messages=[Message.user("hi")])
+    storm.arm(1)
+    with pytest.raises(RateLimitError) as error:
+        [event async for event in storm.stream(request)]
+    assert error.value.status == 429
+    assert storm.name == "scripted"
+    events = [event async for event in storm.stream(request)]
+    assert isinstance(events[-1], StreamFinish)
+    await storm.aclose()
+
+
+def test_an_empty_summary_still_renders() -> None:
+    console = Console(record=True, width=100)
+    render_summary(console, Tally())
+    text = console.export_text()
+    assert "breaker trips" in text
+    assert "messages accepted" not in text
+
+
+async def test_a_storm_turn_that_goes_through_is_said_so() -> None:
+    class Engine:
+        async def ask(self, message: object, *, timeout: float) -> None:
+            return None
+
+    console = Console(record=True, width=100)
+    story = _demo._Story(console, Tracer([]))
+    await _demo._failing_turn(story, Engine(), "hello")
+    assert "(the turn went through)" in console.export_text()

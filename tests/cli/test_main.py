@@ -91,8 +91,8 @@ def test_python_dash_m_runs_the_same_command() -> None:
         timeout=60,
         check=False,
     )
-    assert done.returncode == 2
-    assert done.stderr.strip() == (
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
         "llmgine trace: error: cannot read /no/such/file.jsonl: No such file or directory"
     )
 
@@ -179,3 +179,15 @@ def test_ctrl_c_exits_130(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
     outcome = run("demo")
     assert outcome.code == 130
     assert "interrupted" in outcome.err
+
+
+def test_a_terminal_console_keeps_its_own_width(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rich.console import Console
+
+    from llmgine.cli._common import make_console
+
+    monkeypatch.setattr(Console, "is_terminal", property(lambda self: True))
+    monkeypatch.setenv("COLUMNS", "50")
+    assert make_console().width == 50
+    monkeypatch.setattr(Console, "is_terminal", property(lambda self: False))
+    assert make_console().width >= 110

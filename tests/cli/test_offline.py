@@ -174,3 +174,25 @@ async def test_station_latency_is_real_time() -> None:
         start = trio.current_time()
         await station.ask(Reading("Paris"))
         assert trio.current_time() - start >= 0.02
+
+
+def test_model_names_each_city_once() -> None:
+    reply = _ask(OfflineModel(), Message.user("weather in Paris, then for Paris again?"))
+    assert [c.arguments for c in reply.tool_calls] == [{"city": "Paris"}]
+
+
+def test_model_reads_tool_results_without_a_user_message() -> None:
+    call = ToolCallPart(id="a", name="calculate", arguments={"expression": "1 + 2"})
+    asked = Message(role=Role.ASSISTANT, parts=(call,))
+    reply = _ask(OfflineModel(), _tool("z", "?"), asked, _tool("a", "3"))
+    assert reply.text == "1 + 2 = 3."
+
+
+def test_model_skips_numbers_that_are_not_arithmetic() -> None:
+    reply = _ask(OfflineModel(), Message.user("I have 42 apples; what is 6 * 7?"))
+    assert reply.tool_calls[0].arguments == {"expression": "6 * 7"}
+
+
+def test_model_given_only_tool_results_answers_with_text() -> None:
+    reply = _ask(OfflineModel(), _tool("a", "x"), _tool("b", "y"))
+    assert reply.tool_calls == ()

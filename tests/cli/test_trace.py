@@ -21,6 +21,7 @@ from llmgine.actors import (
     traced,
 )
 from llmgine.cli._trace import follow, label, render, trees
+from llmgine.llm import ToolCallPart
 from llmgine.observability import JsonlHandler, Tracer, read_jsonl
 from llmgine.tools import ToolRegistry, tool
 
@@ -43,8 +44,6 @@ class Agent(Actor):
         attributes = {"gen_ai.usage.input_tokens": 12, "gen_ai.usage.output_tokens": 3}
         with traced(RecordKind.LLM_CALL, "chat tiny", attributes):
             await trio.lowlevel.checkpoint()
-        from llmgine.llm import ToolCallPart
-
         call = ToolCallPart(id="c1", name="shout", arguments={"text": message.city})
         result = await self.registry.execute(call)
         if message.city == "nowhere":
