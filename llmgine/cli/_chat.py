@@ -26,9 +26,8 @@ from ..engines import ChatEngine, ClearConversation, ToolExecuted, stream_turn
 from ..llm import Provider, ScriptedProvider, StreamFinish, TextDelta, ToolCallDelta
 from ..observability import JsonlHandler, Tracer
 from ..tools import ToolActorRef, spawn_tool_actor
-from ._common import CLIError
+from ._common import CLIError, default_model, live_provider
 from ._offline import OfflineModel, WeatherStation, make_registry, offline_provider
-from ._providers import default_model, live_provider
 
 __all__ = ["ReadLine", "chat", "run_chat", "stdin_reader"]
 

@@ -1,13 +1,36 @@
-"""What the commands share: the error that ends a command, consoles, provider options."""
+"""What the commands share: the error that ends a command, consoles, ``--provider``.
+
+``--provider`` picks a real service (its key variable, its default model) or
+the offline scripted model.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
+from collections.abc import Mapping
 
 from rich.console import Console
 
-__all__ = ["CLIError", "PROVIDER_CHOICES", "add_provider_arguments", "make_console"]
+from ..llm import (
+    AnthropicProvider,
+    GeminiProvider,
+    OpenAICompatibleProvider,
+    OpenAIProvider,
+    Provider,
+)
+
+__all__ = [
+    "DEFAULT_MODELS",
+    "KEY_VARIABLES",
+    "PROVIDER_CHOICES",
+    "CLIError",
+    "add_provider_arguments",
+    "default_model",
+    "live_provider",
+    "make_console",
+]
 
 #: ``--provider`` values; ``scripted`` (the default) needs no network and no key.
 PROVIDER_CHOICES = ("scripted", "openai", "anthropic", "gemini", "ollama")
@@ -49,3 +72,58 @@ def add_provider_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model", help="model name (default: a small model of the chosen provider)"
     )
+
+
+#: The model each provider uses when ``--model`` is not given.
+DEFAULT_MODELS: Mapping[str, str] = {
+    "scripted": "offline-demo",
+    "openai": "gpt-4o-mini",
+    "anthropic": "claude-3-5-haiku-latest",
+    "gemini": "gemini-2.0-flash",
+    "ollama": "llama3.2",
+}
+
+#: The environment variables holding each provider's API key (first one set wins).
+KEY_VARIABLES: Mapping[str, tuple[str, ...]] = {
+    "openai": ("OPENAI_API_KEY",),
+    "anthropic": ("ANTHROPIC_API_KEY",),
+    "gemini": ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
+}
+
+
+def default_model(provider: str, model: str | None) -> str:
+    """``model`` if given, else the provider's default model."""
+    if model is not None and not model.strip():
+        raise CLIError("--model must not be empty")
+    return model if model is not None else DEFAULT_MODELS[provider]
+
+
+def _ollama_url(environ: Mapping[str, str]) -> str:
+    host = environ.get("OLLAMA_HOST", "").strip() or "localhost:11434"
+    if "://" not in host:
+        host = f"http://{host}"
+    return host.rstrip("/") + "/v1"
+
+
+def live_provider(name: str, environ: Mapping[str, str] = os.environ) -> Provider:
+    """The provider object for ``--provider name``.
+
+    Raises :class:`CLIError` (exit code 2) naming the variable to set when the
+    provider's API key is missing, before anything is started.
+    """
+    if name == "ollama":
+        return OpenAICompatibleProvider(base_url=_ollama_url(environ), name="ollama")
+    variables = KEY_VARIABLES.get(name)
+    if variables is None:
+        raise CLIError(f"unknown provider {name!r}")
+    keys = [environ.get(v, "").strip() for v in variables]
+    key = next((k for k in keys if k), None)
+    if key is None:
+        raise CLIError(
+            f"--provider {name} needs an API key: set {' or '.join(variables)}"
+        )
+    if name == "openai":
+        return OpenAIProvider(api_key=key)
+    if name == "anthropic":
+        return AnthropicProvider(api_key=key)
+    return GeminiProvider(api_key=key)

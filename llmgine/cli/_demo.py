@@ -41,9 +41,8 @@ from ..llm import ProviderActor
 from ..observability import ConsoleHandler, JsonlHandler, RecordKind, TraceHandler, Tracer
 from ..testing import faulty
 from ..tools import spawn_tool_actor
-from ._common import CLIError
+from ._common import CLIError, default_model, live_provider
 from ._offline import Reading, WeatherStation, make_registry, offline_provider
-from ._providers import default_model, live_provider
 from ._report import Brief, Storm, Tally, render_summary, render_tree
 
 __all__ = ["AuditLog", "demo", "run_demo"]

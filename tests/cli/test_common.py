@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from llmgine.cli._common import CLIError
-from llmgine.cli._providers import DEFAULT_MODELS, default_model, live_provider
+from llmgine.cli._common import DEFAULT_MODELS, CLIError, default_model, live_provider
 from llmgine.llm import (
     AnthropicProvider,
     GeminiProvider,
