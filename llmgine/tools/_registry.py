@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, ParamSpec, TypeVar
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, ParamSpec, Protocol, TypeVar, overload, runtime_checkable
 
 import trio
 
@@ -14,10 +14,46 @@ from ..llm import ToolCallPart, ToolResultPart, ToolSpec
 from ._convert import to_content
 from ._tool import Tool, check_timeout
 
-__all__ = ["ToolRegistry"]
+__all__ = ["ToolLike", "ToolRegistry"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+@runtime_checkable
+class ToolLike(Protocol):
+    """What a registry runs: a :class:`Tool`, or a tool defined elsewhere.
+
+    An MCP server's tools are the example: they bring their own :attr:`spec`,
+    :meth:`validate` only parses the model's JSON (the server checks the values),
+    and :meth:`invoke` calls the server. ``invoke`` may return a
+    ``ToolResultPart`` to answer with its own content and ``is_error`` flag.
+    """
+
+    @property
+    def name(self) -> str:
+        """The name the model calls the tool by."""
+
+    @property
+    def description(self) -> str:
+        """What the model is told the tool does."""
+
+    @property
+    def spec(self) -> ToolSpec:
+        """The tool as providers describe it to the model."""
+
+    @property
+    def timeout(self) -> float | None:
+        """Seconds a call may take (None: the registry's default)."""
+
+    def validate(self, arguments: Mapping[str, Any] | str) -> dict[str, Any]:
+        """The model's arguments, checked; raises ``ToolError`` naming the problems."""
+
+    async def invoke(self, values: Mapping[str, Any]) -> Any:
+        """Run the tool with values from :meth:`validate` and return its result."""
+
+
+_T = TypeVar("_T", bound=ToolLike)
 
 _Outcome = tuple[ToolResultPart, Exception | None, str]
 #: Longest error text sent back to the model; a tool's exception may carry a page.
@@ -42,13 +78,13 @@ class ToolRegistry:
 
     def __init__(
         self,
-        tools: Iterable[Tool[..., Any] | Callable[..., Any]] = (),
+        tools: Iterable[ToolLike | Callable[..., Any]] = (),
         *,
         timeout: float | None = None,
     ) -> None:
         check_timeout(timeout)
         self._timeout = None if timeout is None else float(timeout)
-        self._tools: dict[str, Tool[..., Any]] = {}
+        self._tools: dict[str, ToolLike] = {}
         for item in tools:
             self.register(item)
 
@@ -60,23 +96,30 @@ class ToolRegistry:
         """The default timeout of tools that set none, in seconds (None: no limit)."""
         return self._timeout
 
-    def register(self, tool: Tool[P, R] | Callable[P, R]) -> Tool[P, R]:
+    @overload
+    def register(self, tool: Tool[P, R] | Callable[P, R]) -> Tool[P, R]: ...
+
+    @overload
+    def register(self, tool: _T) -> _T: ...
+
+    def register(self, tool: ToolLike | Callable[..., Any]) -> ToolLike:
         """Add a tool (a plain function is made one with :func:`tool`) and return it.
 
-        Usable as a decorator. A second tool with a registered name raises
+        Usable as a decorator. Any :class:`ToolLike` (an MCP server's tool) is
+        added as it is. A second tool with a registered name raises
         :class:`~llmgine.ToolError`.
         """
-        made = tool if isinstance(tool, Tool) else Tool(tool)
+        made = tool if isinstance(tool, Tool | ToolLike) else Tool(tool)
         if made.name in self._tools:
             raise ToolError(f"a tool named {made.name!r} is already registered")
         self._tools[made.name] = made
         return made
 
-    def get(self, name: str) -> Tool[..., Any] | None:
+    def get(self, name: str) -> ToolLike | None:
         """The tool called ``name``, or None (``registry[name]`` raises instead)."""
         return self._tools.get(name)
 
-    def __getitem__(self, name: str) -> Tool[..., Any]:
+    def __getitem__(self, name: str) -> ToolLike:
         try:
             return self._tools[name]
         except KeyError:
@@ -84,14 +127,14 @@ class ToolRegistry:
 
     def __contains__(self, item: object) -> bool:
         """True for a registered tool's name, or for the registered tool itself."""
-        if isinstance(item, Tool):
+        if isinstance(item, Tool | ToolLike):
             return self._tools.get(item.name) is item
         return item in self._tools
 
     def __len__(self) -> int:
         return len(self._tools)
 
-    def __iter__(self) -> Iterator[Tool[..., Any]]:
+    def __iter__(self) -> Iterator[ToolLike]:
         """The tools, in the order they were registered."""
         return iter(tuple(self._tools.values()))
 
@@ -99,7 +142,7 @@ class ToolRegistry:
         """What to send as ``LLMRequest.tools``, in registration order."""
         return tuple(t.spec for t in self._tools.values())
 
-    def timeout_for(self, tool: Tool[..., Any]) -> float | None:
+    def timeout_for(self, tool: ToolLike) -> float | None:
         """The timeout a call of ``tool`` runs under: its own, else the registry's."""
         return tool.timeout if tool.timeout is not None else self._timeout
 
@@ -147,7 +190,7 @@ class ToolRegistry:
                 nursery.start_soon(run_one, index, call)
         return [r for r in results if r is not None]
 
-    async def _run(self, tool: Tool[..., Any] | None, call: ToolCallPart) -> _Outcome:
+    async def _run(self, tool: ToolLike | None, call: ToolCallPart) -> _Outcome:
         """The result, and for a failure the exception and ``error.type`` to trace."""
 
         def failed(message: str, exc: Exception, error_type: str) -> _Outcome:
@@ -176,6 +219,11 @@ class ToolRegistry:
         if scope.cancelled_caught:
             message = f"tool {call.name!r} timed out after {timeout:g} seconds"
             return failed(message, trio.TooSlowError(message), "timeout")
+        if isinstance(value, ToolResultPart):  # the tool answers for itself (MCP)
+            if value.is_error:
+                return failed(value.content, ToolError(value.content), "tool_error")
+            part = ToolResultPart(call_id=call.id, content=value.content, name=call.name)
+            return part, None, ""
         try:
             content = to_content(value)
         except Exception as exc:

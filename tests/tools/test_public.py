@@ -8,10 +8,18 @@ import llmgine.tools
 def test_public_names() -> None:
     public = {name for name in dir(llmgine.tools) if not name.startswith("_")}
     assert public == {
+        "MCPHttp",
+        "MCPServerActor",
+        "MCPServerRef",
+        "MCPStdio",
+        "MCPTool",
         "Tool",
         "ToolActor",
         "ToolActorRef",
+        "ToolLike",
         "ToolRegistry",
+        "connect_mcp",
+        "spawn_mcp_server",
         "spawn_tool_actor",
         "tool",
     }
@@ -19,5 +27,16 @@ def test_public_names() -> None:
 
 def test_every_public_name_has_a_docstring() -> None:
     for name in ("Tool", "ToolActor", "ToolActorRef", "ToolRegistry", "spawn_tool_actor"):
+        assert getattr(llmgine.tools, name).__doc__, name
+    for name in (
+        "MCPHttp",
+        "MCPServerActor",
+        "MCPServerRef",
+        "MCPStdio",
+        "MCPTool",
+        "ToolLike",
+        "connect_mcp",
+        "spawn_mcp_server",
+    ):
         assert getattr(llmgine.tools, name).__doc__, name
     assert llmgine.tools.tool.__doc__

@@ -1,0 +1,293 @@
+"""MCP servers' tools in a ``ToolRegistry``: ``spawn_mcp_server`` and ``MCPTool``.
+
+:func:`spawn_mcp_server` starts an :class:`MCPServerActor` (see ``_mcp_actor``)
+and lists the server's tools; each becomes an :class:`MCPTool`, which a
+:class:`ToolRegistry` runs like any other tool: the registry parses the model's
+arguments and traces the call, the server validates and runs it, and its answer
+(``isError`` included) comes back as a ``ToolResultPart``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import trio
+
+from .._exceptions import ActorStopped, ToolError
+from ..actors import ActorRef, Mailbox
+from ..llm import ToolResultPart, ToolSpec
+from ._mcp_actor import (
+    MCPServerActor,
+    MCPTransport,
+    Pending,
+    Request,
+    StartStatus,
+)
+from ._tool import check_timeout
+
+__all__ = [
+    "MCPServerRef",
+    "MCPTool",
+    "connect_mcp",
+    "spawn_mcp_server",
+]
+
+_INVALID = re.compile(r"[^A-Za-z0-9_-]")
+#: JSON-RPC "connection closed", as the mcp client reports a transport that ended.
+_CONNECTION_CLOSED = -32000
+
+
+def _wire(model: Any) -> dict[str, Any]:
+    """An mcp (pydantic) object as its JSON-RPC form, the same in every mcp version."""
+    data: dict[str, Any] = model.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return data
+
+
+def _content(result: Mapping[str, Any]) -> str:
+    """A ``tools/call`` result's content as the text sent back to the model."""
+    texts: list[str] = []
+    for block in result.get("content") or ():
+        kind = block.get("type")
+        if kind == "text":
+            texts.append(str(block.get("text", "")))
+        elif kind == "resource" and "text" in block.get("resource", {}):
+            texts.append(str(block["resource"]["text"]))
+        elif kind in ("image", "audio"):
+            texts.append(f"[{kind} {block.get('mimeType', '')}]".replace(" ]", "]"))
+        else:
+            texts.append(json.dumps(block, ensure_ascii=False))
+    if not texts and result.get("structuredContent") is not None:
+        return json.dumps(result["structuredContent"], ensure_ascii=False)
+    return "\n".join(texts)
+
+
+async def _call_tool(
+    name: str, arguments: dict[str, Any], session: Any
+) -> ToolResultPart:
+    from mcp.shared import exceptions
+
+    errors: Any = exceptions  # MCPError in mcp 2, McpError in mcp 1
+    mcp_error: type[Exception] = getattr(errors, "MCPError", None) or errors.McpError
+    try:
+        result = _wire(await session.call_tool(name, arguments))
+    except mcp_error as exc:
+        error: Any = exc
+        code, text = error.error.code, error.error.message
+        if code == _CONNECTION_CLOSED:
+            text = f"the MCP server closed the connection during the call ({text})"
+        return ToolResultPart(call_id="", content=text, is_error=True, name=name)
+    content = _content(result)
+    return ToolResultPart(
+        call_id="", content=content, is_error=bool(result.get("isError")), name=name
+    )
+
+
+async def _list_tools(session: Any) -> list[dict[str, Any]]:
+    """Every page of ``tools/list``, as JSON-RPC objects."""
+    listing = _wire(await session.list_tools())
+    tools: list[dict[str, Any]] = list(listing.get("tools", ()))
+    while listing.get("nextCursor"):
+        from mcp.types import PaginatedRequestParams
+
+        params = PaginatedRequestParams(cursor=listing["nextCursor"])
+        listing = _wire(await session.list_tools(params=params))
+        tools.extend(listing.get("tools", ()))
+    return tools
+
+
+class MCPTool:
+    """One tool of an MCP server, to put in a :class:`ToolRegistry`.
+
+    Its :attr:`spec` comes from the server's listing (name, description,
+    ``inputSchema``). :meth:`validate` only parses the model's JSON and checks it
+    is an object; the server validates the values, and its answers (``isError``
+    included) come back as the result's content.
+    """
+
+    __slots__ = ("_server", "_spec", "_timeout", "remote_name")
+
+    def __init__(
+        self, server: MCPServerRef, listing: Mapping[str, Any], *, name: str
+    ) -> None:
+        self._server = server
+        #: The tool's name on the server (``name`` may carry a prefix).
+        self.remote_name: str = listing["name"]
+        self._timeout = server.timeout
+        schema = listing.get("inputSchema") or {}
+        parameters = dict(schema) if isinstance(schema, Mapping) else {}
+        parameters.setdefault("type", "object")
+        description = listing.get("description") or listing.get("title") or ""
+        self._spec = ToolSpec(name=name, description=description, parameters=parameters)
+
+    def __repr__(self) -> str:
+        return f"<MCPTool {self.name!r} of {self._server.ref.path}>"
+
+    @property
+    def name(self) -> str:
+        """The name the model calls the tool by."""
+        return self._spec.name
+
+    @property
+    def description(self) -> str:
+        """What the model is told the tool does."""
+        return self._spec.description
+
+    @property
+    def spec(self) -> ToolSpec:
+        """The tool as providers describe it to the model."""
+        return self._spec
+
+    @property
+    def timeout(self) -> float | None:
+        """Seconds a call may take (None: the registry's default)."""
+        return self._timeout
+
+    def validate(self, arguments: Mapping[str, Any] | str) -> dict[str, Any]:
+        """The model's arguments as an object; JSON text is parsed (``""`` is ``{}``)."""
+        if isinstance(arguments, str):
+            if not arguments.strip():
+                return {}
+            try:
+                arguments = json.loads(arguments)
+            except ValueError as exc:
+                raise ToolError(
+                    f"arguments for tool {self.name!r} are not valid JSON: {exc}"
+                ) from None
+        if not isinstance(arguments, Mapping):
+            raise ToolError(
+                f"arguments for tool {self.name!r} must be a JSON object"
+                f" (got {type(arguments).__name__})"
+            )
+        return dict(arguments)
+
+    async def invoke(self, values: Mapping[str, Any]) -> ToolResultPart:
+        """Call the tool on the server; its error results come back with ``is_error``."""
+        op = functools.partial(_call_tool, self.remote_name, dict(values))
+        result: ToolResultPart = await self._server.request(op)
+        return result
+
+
+class MCPServerRef:
+    """A running :class:`MCPServerActor`: its tools, ready to register.
+
+    ``tools`` is the listing made when it was spawned; :meth:`list_tools` asks
+    the server again. Refs stay valid across restarts of the server.
+    """
+
+    __slots__ = ("_tools", "prefix", "ref", "timeout")
+
+    def __init__(self, ref: ActorRef, *, prefix: str = "", timeout: float | None = None):
+        self.ref = ref
+        self.prefix = prefix
+        self.timeout = timeout
+        self._tools: tuple[MCPTool, ...] = ()
+
+    def __repr__(self) -> str:
+        return f"<MCPServerRef {self.ref.path} {[t.name for t in self._tools]!r}>"
+
+    @property
+    def tools(self) -> tuple[MCPTool, ...]:
+        """The server's tools, as of the last listing."""
+        return self._tools
+
+    def specs(self) -> tuple[ToolSpec, ...]:
+        """The tools' specs, as of the last listing."""
+        return tuple(t.spec for t in self._tools)
+
+    async def list_tools(self) -> tuple[MCPTool, ...]:
+        """Ask the server for its tools again, keep and return them."""
+        listing: list[dict[str, Any]] = await self.request(_list_tools)
+        self._tools = tuple(
+            MCPTool(self, item, name=_tool_name(self.prefix, item["name"]))
+            for item in listing
+        )
+        return self._tools
+
+    async def request(self, op: Callable[[Any], Awaitable[Any]]) -> Any:
+        """Run ``await op(session)`` with the server's ``mcp.ClientSession``.
+
+        The escape hatch to the rest of MCP (resources, prompts): ``op`` runs in
+        the task that owns the session; its exception is raised here.
+        """
+        pending: Pending = await self.ref.ask(Request(op))
+        try:
+            await pending.done.wait()
+        finally:
+            if not pending.done.is_set():
+                pending.scope.cancel()
+        if pending.error is not None:
+            raise pending.error
+        return pending.result
+
+    async def stop(self) -> None:
+        """Stop the actor for good, which stops the server."""
+        await self.ref.stop()
+
+
+def _tool_name(prefix: str, name: str) -> str:
+    """A name every provider accepts: letters, digits, ``_`` and ``-``, at most 64."""
+    return _INVALID.sub("_", prefix + name)[:64]
+
+
+async def spawn_mcp_server(
+    spawner: Any,
+    transport: MCPTransport,
+    *,
+    name: str,
+    prefix: str = "",
+    timeout: float | None = None,
+    connect_timeout: float = 10.0,
+    max_in_flight: int = 64,
+    mailbox: Mailbox | None = None,
+    **options: Any,
+) -> MCPServerRef:
+    """Spawn an :class:`MCPServerActor`, list its tools, and return its ref.
+
+    ``spawner`` is an ``ActorSystem``, a ``SupervisorRef`` or an actor's
+    ``context``; ``options`` (``restart``, ``breaker``) go to its ``spawn``.
+    ``prefix`` is put before every tool name (for two servers with the same
+    names); ``timeout`` is the tools' call timeout (None: the registry's).
+    Raises :class:`~llmgine.ToolError` if the server stopped before it started.
+    """
+    check_timeout(timeout)
+    status = StartStatus()
+    factory = functools.partial(
+        MCPServerActor,
+        transport,
+        connect_timeout=connect_timeout,
+        max_in_flight=max_in_flight,
+        status=status,
+    )
+    factory()  # check the options now, not at the first restart
+    if mailbox is not None:
+        options["mailbox"] = mailbox
+    ref: ActorRef = await spawner.spawn(factory, name=name, **options)
+    server = MCPServerRef(ref, prefix=prefix, timeout=timeout)
+    try:
+        await server.list_tools()
+    except ActorStopped as exc:
+        if status.error is None:
+            raise
+        raise ToolError(str(status.error)) from status.error.__cause__ or exc
+    return server
+
+
+@asynccontextmanager
+async def connect_mcp(
+    spawner: Any, transport: MCPTransport, *, name: str, **options: Any
+) -> AsyncIterator[MCPServerRef]:
+    """:func:`spawn_mcp_server` for the duration of an ``async with`` block.
+
+    Leaving the block stops the actor, and the server with it.
+    """
+    server = await spawn_mcp_server(spawner, transport, name=name, **options)
+    try:
+        yield server
+    finally:
+        with trio.CancelScope(shield=True):
+            await server.stop()
