@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, TextIO
 
@@ -68,6 +68,10 @@ def _url(_: object, attribute: attrs.Attribute[str], value: object) -> None:
         )
 
 
+def _strings(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(values)
+
+
 @attrs.frozen(kw_only=True)
 class MCPStdio:
     """An MCP server started as a subprocess, speaking JSON-RPC over stdin/stdout.
@@ -77,7 +81,7 @@ class MCPStdio:
     """
 
     command: str = attrs.field(validator=_text)
-    args: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    args: tuple[str, ...] = attrs.field(default=(), converter=_strings)
     env: Mapping[str, str] | None = attrs.field(default=None, hash=False)
     cwd: str | None = None
     errlog: TextIO | None = attrs.field(default=None, eq=False)

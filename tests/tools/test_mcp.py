@@ -165,8 +165,8 @@ async def test_every_page_of_the_tool_listing_is_read() -> None:
     from mcp.types import ListToolsResult, Tool
 
     def page(name: str, cursor: str | None) -> ListToolsResult:
-        listed = Tool(name=name, inputSchema={"type": "object"})
-        return ListToolsResult(tools=[listed], nextCursor=cursor)
+        listed = Tool.model_validate({"name": name, "inputSchema": {"type": "object"}})
+        return ListToolsResult.model_validate({"tools": [listed], "nextCursor": cursor})
 
     class Session:
         def __init__(self) -> None:
