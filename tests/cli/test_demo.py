@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import trio
 from rich.console import Console
 
 from llmgine._exceptions import AuthenticationError, RateLimitError
-from llmgine.actors import DeadLetterReason
+from llmgine.actors import DeadLetterReason, DeadLetters
 from llmgine.cli import _demo
 from llmgine.cli._offline import offline_provider
 from llmgine.cli._report import Storm, Tally, render_summary
@@ -43,6 +44,7 @@ def test_demo_runs_offline_and_prints_the_summary(run: Run) -> None:
     assert "CircuitOpenError" in out
     assert "failed fast" in out
     assert "London is 16°C and overcast." in out
+    assert "the audit log holds 12 of the 12 events" in out
     # the summary
     assert "llmgine demo — summary" in out
     assert _row(out, "messages lost") == 0
@@ -161,3 +163,16 @@ async def test_a_storm_turn_that_goes_through_is_said_so() -> None:
     story = _demo._Story(console, Tracer([]))
     await _demo._failing_turn(story, Engine(), "hello")
     assert "(the turn went through)" in console.export_text()
+
+
+def test_letters_that_cannot_go_back_do_not_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def refuse(self: DeadLetters, letters: object = None) -> int:
+        return 0
+
+    monkeypatch.setattr(DeadLetters, "redeliver", refuse)
+    console = Console(record=True, width=120)
+    tally = trio.run(functools.partial(_demo.demo, console, quiet=True))
+    assert tally.redelivered == 0
+    assert (
+        "redelivered 0; the audit log holds 4 of the 12 events" in console.export_text()
+    )
