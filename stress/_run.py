@@ -33,8 +33,10 @@ TICK = 0.05
 class Worker(Actor):
     """Handles jobs: injects the configured faults, then records the job as done.
 
-    A crash raises before the job is recorded (the runtime dead-letters it);
-    an injected ``Failure`` still counts as processed, as the runtime says.
+    A crash raises before the job is recorded (the runtime dead-letters it).
+    An injected ``Failure`` answers an ask (processed, as the runtime says) but
+    dead-letters a tell (nobody would hear the error), so the worker records
+    it as done only when it was asked.
     """
 
     def __init__(self, ledger: Ledger, injector: FaultInjector | None = None) -> None:
@@ -43,7 +45,8 @@ class Worker(Actor):
 
     async def receive(self, message: Job) -> Any:
         failure = None if self.injector is None else await self.injector.inject(message)
-        self.ledger.done(message)
+        if failure is None or self.context.asked:
+            self.ledger.done(message)
         return message.seq if failure is None else failure
 
 

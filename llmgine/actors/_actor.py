@@ -17,12 +17,13 @@ __all__ = ["Actor", "ActorContext", "Failure"]
 
 @attrs.frozen
 class Failure:
-    """Return this from :meth:`Actor.receive` to answer an ``ask`` with an error.
+    """Return this from :meth:`Actor.receive` to answer with an error, not fail.
 
     The asker gets ``error`` raised; the actor keeps its state and is not
     restarted; the message counts as processed; a circuit breaker on the actor
-    counts it as a failure. Raising from ``receive`` instead means "I am broken:
-    restart me".
+    counts it as a failure. A *told* message has nobody to hear the error, so
+    it goes to dead letters (``HANDLER_FAILED``, counted as failed) instead.
+    Raising from ``receive`` means "I am broken: restart me".
     """
 
     error: BaseException
@@ -73,6 +74,11 @@ class ActorContext:
         """The ref of this actor's child called ``name``, or None."""
         ref = self.system.lookup(f"{self.path}/{name}")
         return ref if isinstance(ref, ActorRef) else None
+
+    @property
+    def asked(self) -> bool:
+        """True while handling a message that someone is waiting on (an ``ask``)."""
+        return self._cell.current_is_ask()
 
     def defer(self) -> Any:
         """Answer the message being handled later, not with ``receive``'s return.

@@ -183,6 +183,11 @@ class Cell:
             if self._background == 0 and self._background_idle is not None:
                 self._background_idle.set()
 
+    def current_is_ask(self) -> bool:
+        """Whether the message being handled is an ask."""
+        item = self._current
+        return type(item) is Envelope and item.reply is not None
+
     def defer(self) -> Deferred:
         """A reply to the message being handled, to be given later."""
         item = self._current
@@ -251,11 +256,11 @@ class Cell:
                     if breaker is not None:
                         breaker.failure()
                     raise
-                queue.processed += 1
-                if breaker is not None and type(result) is not Deferred:
-                    if type(result) is Failure:
-                        breaker.failure()
-                    else:
+                if type(result) is Failure:
+                    self._failed_tell(item, result)
+                else:
+                    queue.processed += 1
+                    if breaker is not None and type(result) is not Deferred:
                         breaker.success()
             self._current = None
             batch += 1
@@ -280,6 +285,9 @@ class Cell:
                 else _NULL
             ):
                 result = await receive(message)
+            if reply is None and type(result) is Failure:
+                self._failed_tell(envelope, result)  # in the message's trace
+                return
         except Exception as exc:
             self._current = None
             self.queue.failed += 1
@@ -304,6 +312,13 @@ class Cell:
                 breaker.failure()
             else:
                 breaker.success()
+
+    def _failed_tell(self, item: object, result: Failure) -> None:
+        """A told message answered with Failure: nobody hears it, so file it."""
+        self.queue.failed += 1
+        self.dead_letter(item, DeadLetterReason.HANDLER_FAILED, result.error)
+        if self.breaker is not None:
+            self.breaker.failure()
 
     def request_exit(self) -> None:
         """Exit normally after the current message (``context.stop()``)."""
@@ -391,6 +406,17 @@ class Cell:
             message=message, recipient=self.path, reason=reason, error=error
         )
         self.system.dead_letters.add(letter)
+        if self.traced:
+            self.system.event(
+                RecordKind.DEAD_LETTER,
+                self.path,
+                {
+                    "llmgine.dead_letter.reason": reason.value,
+                    "llmgine.message.type": type(message).__qualname__,
+                },
+                error=error,
+                actor=self.path,
+            )
 
     def _breaker_changed(self, before: BreakerState, after: BreakerState) -> None:
         self.system.event(

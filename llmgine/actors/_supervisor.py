@@ -167,6 +167,7 @@ class Supervisor:
 
     # -- building the tree -----------------------------------------------------
     def _claim(self, name: object) -> str:
+        self.system.nursery  # noqa: B018 - raises unless the system is running
         if self.finalized:
             raise ConfigurationError(f"supervisor {self.path} has stopped")
         checked = _check_name(name)
@@ -174,7 +175,13 @@ class Supervisor:
             raise ConfigurationError(f"{self.path} already has a child named {checked!r}")
         return checked
 
-    async def spawn(
+    async def spawn(self, factory: Callable[[], Actor], **options: Any) -> ActorRef:
+        """Start a child actor under this supervisor and return its ref."""
+        ref = self.spawn_nowait(factory, **options)
+        await trio.lowlevel.checkpoint()
+        return ref
+
+    def spawn_nowait(
         self,
         factory: Callable[[], Actor],
         *,
@@ -183,7 +190,7 @@ class Supervisor:
         restart: Restart = Restart.PERMANENT,
         breaker: CircuitBreaker | None = None,
     ) -> ActorRef:
-        """Start a child actor under this supervisor and return its ref."""
+        """Start a child actor without yielding; its ref is usable at once."""
         from ._cell import Cell
 
         if not callable(factory):
@@ -202,17 +209,22 @@ class Supervisor:
         self.system.register(cell)
         self.system.event(RecordKind.ACTOR_SPAWNED, cell.path, {}, actor=cell.path)
         cell.start()
-        await trio.lowlevel.checkpoint()
         return cell.ref
 
-    async def spawn_supervisor(
+    async def spawn_supervisor(self, name: str, **options: Any) -> SupervisorRef:
+        """Start a child supervisor (trees of any depth)."""
+        ref = self.spawn_supervisor_nowait(name, **options)
+        await trio.lowlevel.checkpoint()
+        return ref
+
+    def spawn_supervisor_nowait(
         self,
         name: str,
         *,
         strategy: Strategy | None = None,
         restart: Restart = Restart.PERMANENT,
     ) -> SupervisorRef:
-        """Start a child supervisor (trees of any depth)."""
+        """Start a child supervisor without yielding."""
         checked = self._claim(name)
         child = Supervisor(
             self.system,
@@ -225,7 +237,6 @@ class Supervisor:
         child.running = True
         self.children.append(child)
         self.system.register(child)
-        await trio.lowlevel.checkpoint()
         return child.ref
 
     def remove(self, child: Node) -> None:
@@ -359,6 +370,14 @@ class SupervisorRef:
     async def spawn_supervisor(self, name: str, **options: Any) -> SupervisorRef:
         """Start a nested supervisor."""
         return await self._node.spawn_supervisor(name, **options)
+
+    def spawn_nowait(self, factory: Callable[[], Actor], **options: Any) -> ActorRef:
+        """Start a child actor without yielding (for synchronous callers)."""
+        return self._node.spawn_nowait(factory, **options)
+
+    def spawn_supervisor_nowait(self, name: str, **options: Any) -> SupervisorRef:
+        """Start a nested supervisor without yielding."""
+        return self._node.spawn_supervisor_nowait(name, **options)
 
     def children(self) -> list[str]:
         """The paths of the children, in start order."""

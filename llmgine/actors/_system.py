@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextvars
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import attrs
 import trio
@@ -153,6 +153,14 @@ class ActorSystem:
     ) -> SupervisorRef:
         """Start a supervisor under the root; spawn children through its ref."""
         return await self.root.spawn_supervisor(name, strategy=strategy, restart=restart)
+
+    def spawn_nowait(self, factory: Callable[[], Actor], **options: Any) -> ActorRef:
+        """:meth:`spawn` without yielding, for synchronous callers."""
+        return self.root.spawn_nowait(factory, **options)
+
+    def spawn_supervisor_nowait(self, name: str, **options: Any) -> SupervisorRef:
+        """:meth:`spawn_supervisor` without yielding, for synchronous callers."""
+        return self.root.spawn_supervisor_nowait(name, **options)
 
     def lookup(self, path: str) -> ActorRef | SupervisorRef | None:
         """The ref at ``path`` (like ``/app/llm/openai``), or None."""

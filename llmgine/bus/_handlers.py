@@ -26,10 +26,9 @@ from ..actors import (
     Failure,
     Mailbox,
     Priority,
-    RecordKind,
     SupervisorRef,
 )
-from ._runtime import dead_letter_current, pending, spawn_now
+from ._runtime import pending
 
 __all__ = ["Entry", "Monitor", "start_handler"]
 
@@ -146,8 +145,7 @@ def start_handler(
     else:
         actor = _SyncEventActor
     name = f"{entry.message_type.__name__}-{_label(handler)}-{entry.seq}"
-    entry.ref = spawn_now(
-        supervisor,
+    entry.ref = supervisor.spawn_nowait(
         functools.partial(actor, handler, monitor),
         name=name,
         mailbox=DEFAULT_MAILBOX if mailbox is None else mailbox,
@@ -161,44 +159,40 @@ class _HandlerActor(Actor):
         self._handler = handler
         self._monitor = monitor
 
-    def _event_failed(self, event: object, error: Exception) -> None:
-        context = self.context
-        dead_letter_current(context, event, error)
+    def _event_failed(self, error: Exception) -> Failure:
+        # A told message answered with Failure goes to dead letters (traced,
+        # counted as failed) and the actor goes on: a function has no state
+        # to rebuild, so it must not be restarted or use up an intensity.
         self._monitor.event_failures += 1
-        context.system.event(
-            RecordKind.DEAD_LETTER,
-            context.path,
-            {
-                "llmgine.dead_letter.reason": "handler_failed",
-                "llmgine.bus.event": type(event).__name__,
-            },
-            error=error,
-            actor=context.path,
-        )
+        return Failure(error)
 
 
 class _SyncEventActor(_HandlerActor):
-    async def receive(self, message: Any) -> None:
+    async def receive(self, message: Any) -> Failure | None:
+        outcome = None
         try:
             result = self._handler(message)
             if result is not None and inspect.isawaitable(result):
                 await result  # a sync callable that returned a coroutine after all
         except Exception as exc:
-            self._event_failed(message, exc)
+            outcome = self._event_failed(exc)
         monitor = self._monitor
         if monitor.wake is not None:
             monitor.done(self.context.ref)
+        return outcome
 
 
 class _AsyncEventActor(_HandlerActor):
-    async def receive(self, message: Any) -> None:
+    async def receive(self, message: Any) -> Failure | None:
+        outcome = None
         try:
             await self._handler(message)
         except Exception as exc:
-            self._event_failed(message, exc)
+            outcome = self._event_failed(exc)
         monitor = self._monitor
         if monitor.wake is not None:
             monitor.done(self.context.ref)
+        return outcome
 
 
 class _CommandActor(_HandlerActor):

@@ -18,7 +18,6 @@ from ..actors import ActorRef, ActorSystem, Mailbox, Priority
 from ._handlers import Entry, Monitor, start_handler
 from ._message import BUS, Command, Event
 from ._routing import Routes
-from ._runtime import spawn_supervisor_now
 
 if TYPE_CHECKING:
     from ._session import BusSession
@@ -54,7 +53,7 @@ class HandlerRegistry:
 
     def __init__(self, system: ActorSystem, *, name: str = "bus") -> None:
         self._system = system
-        self._supervisor = spawn_supervisor_now(system, name)
+        self._supervisor = system.spawn_supervisor_nowait(name)
         self._routes = Routes()
         self._monitor = Monitor()
         self._sessions: dict[str, BusSession] = {}

@@ -235,6 +235,7 @@ async def test_actor_refs_are_told_events_and_asked_commands(
     failed = await bus.execute(Fail(reason="no"))
     assert failed.error == "Boom: no"
     await bus.wait_until_idle()
+    await system.wait_until_idle()
     assert [type(m).__name__ for m in seen] == ["Ping", "Add", "Fail"]
     # A failure inside an actor is its supervisor's business: it was restarted.
     assert ref.statistics().restarts == 1

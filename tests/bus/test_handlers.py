@@ -89,7 +89,7 @@ async def test_event_handler_failures_are_traced() -> None:
     [record] = [r for r in sink.records if r.kind is RecordKind.DEAD_LETTER]
     assert record.error_type == "ZeroDivisionError"
     assert record.attributes["llmgine.dead_letter.reason"] == "handler_failed"
-    assert record.attributes["llmgine.bus.event"] == "Ping"
+    assert record.attributes["llmgine.message.type"] == "Ping"
     [publish] = [r for r in sink.records if r.kind is RecordKind.BUS_EVENT]
     assert record.trace_id == publish.trace_id
 

@@ -14,30 +14,27 @@ from llmgine.actors import (
     ActorStopped,
     ActorSystem,
     DeadLetterReason,
+    Failure,
     Mailbox,
     MailboxFull,
     Overflow,
     open_actor_system,
 )
-from llmgine.bus._runtime import (
-    dead_letter_current,
-    pending,
-    refusal,
-    spawn_now,
-    spawn_supervisor_now,
-)
+from llmgine.bus._runtime import pending, refusal
 
 
 class Swallow(Actor):
-    """Files every message as failed, the way the bus's handler actors do."""
+    """Answers every told message with Failure, the way the bus's handler actors do."""
 
-    async def receive(self, message: Any) -> None:
-        dead_letter_current(self.context, message, ValueError(message))
+    async def receive(self, message: Any) -> Failure:
+        return Failure(ValueError(message))
 
 
-async def test_spawn_now_runs_an_actor_before_any_checkpoint(system: ActorSystem) -> None:
-    supervisor = spawn_supervisor_now(system, "sup")
-    ref = spawn_now(supervisor, Swallow, name="a", mailbox=Mailbox(capacity=3))
+async def test_spawn_nowait_runs_an_actor_before_any_checkpoint(
+    system: ActorSystem,
+) -> None:
+    supervisor = system.spawn_supervisor_nowait("sup")
+    ref = supervisor.spawn_nowait(Swallow, name="a", mailbox=Mailbox(capacity=3))
     assert ref.path == "/app/sup/a"
     assert system.lookup(ref.path) is ref
     assert supervisor.children() == [ref.path]
@@ -47,11 +44,11 @@ async def test_spawn_now_runs_an_actor_before_any_checkpoint(system: ActorSystem
     assert pending(ref) == 0
 
 
-async def test_dead_letter_current_counts_like_a_failure_without_a_restart(
+async def test_a_told_failure_counts_like_a_failure_without_a_restart(
     system: ActorSystem,
 ) -> None:
-    ref = spawn_now(
-        spawn_supervisor_now(system, "sup"), Swallow, name="a", mailbox=Mailbox()
+    ref = system.spawn_supervisor_nowait("sup").spawn_nowait(
+        Swallow, name="a", mailbox=Mailbox()
     )
     for n in range(3):
         await ref.tell(str(n))
@@ -76,10 +73,9 @@ async def test_refusal_says_what_tell_nowait_would_raise(system: ActorSystem) ->
         async def receive(self, message: Any) -> None:
             await gate.wait()
 
-    sup = spawn_supervisor_now(system, "sup")
+    sup = system.spawn_supervisor_nowait("sup")
     refs = {
-        overflow: spawn_now(
-            sup,
+        overflow: sup.spawn_nowait(
             Blocked,
             name=overflow.value,
             mailbox=Mailbox(capacity=1, overflow=overflow),
@@ -101,9 +97,9 @@ async def test_refusal_says_what_tell_nowait_would_raise(system: ActorSystem) ->
     assert isinstance(refusal(refs[Overflow.REJECT]), ActorStopped)
 
 
-async def test_spawn_now_needs_a_running_system() -> None:
+async def test_spawn_nowait_needs_a_running_system() -> None:
     async with open_actor_system("app", tracer=None) as system:
-        supervisor = spawn_supervisor_now(system, "sup")
+        supervisor = system.spawn_supervisor_nowait("sup")
     with pytest.raises(ConfigurationError, match="not running"):
-        spawn_now(supervisor, Swallow, name="late", mailbox=Mailbox())
+        supervisor.spawn_nowait(Swallow, name="late", mailbox=Mailbox())
     assert supervisor.children() == []
