@@ -78,7 +78,8 @@ class ActorContext:
     @property
     def asked(self) -> bool:
         """True while handling a message that someone is waiting on (an ``ask``)."""
-        return self._cell.current_is_ask()
+        asked: bool = self._cell.current_is_ask()
+        return asked
 
     def defer(self) -> Any:
         """Answer the message being handled later, not with ``receive``'s return.
