@@ -22,6 +22,7 @@ import functools
 import time
 from typing import Any
 
+import attrs
 import trio
 from rich.console import Console
 from rich.panel import Panel
@@ -45,7 +46,7 @@ from ._common import CLIError, default_model, live_provider
 from ._offline import Reading, WeatherStation, make_registry, offline_provider
 from ._report import Brief, Storm, Tally, render_summary, render_tree
 
-__all__ = ["AuditLog", "demo", "run_demo"]
+__all__ = ["AuditEvent", "AuditLog", "demo", "run_demo"]
 
 #: What the console shows unless ``--verbose``: the records that tell the story.
 _STORY_KINDS = (
@@ -59,6 +60,13 @@ _STORY_KINDS = (
 )
 _RESET = 0.25  # the breaker's reset timeout: short, so the demo stays short
 _TURN_TIMEOUT = 60.0
+
+
+@attrs.frozen
+class AuditEvent:
+    """Something worth an audit record."""
+
+    n: int
 
 
 class AuditLog(Actor):
@@ -236,7 +244,7 @@ async def demo(
 
         story.act("4 · a burst against a 4-slot DROP_OLDEST mailbox")
         for n in range(12):
-            audit.tell_nowait(("audit", n))
+            audit.tell_nowait(AuditEvent(n))
         await system.wait_until_idle()
         held = system.dead_letters.list()
         story.say(

@@ -36,6 +36,8 @@ _BRIEF = frozenset(
         "llmgine.breaker.from",
         "llmgine.breaker.to",
         "llmgine.engine.steps",
+        "llmgine.dead_letter.reason",
+        "llmgine.message.type",
     }
 )
 

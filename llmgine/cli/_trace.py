@@ -49,6 +49,7 @@ _SHOWN = (
     ("llmgine.breaker.from", "from"),
     ("llmgine.breaker.to", "to"),
     ("llmgine.dead_letter.reason", "reason"),
+    ("llmgine.message.type", "message"),
     ("error.type", "error.type"),
 )
 
