@@ -173,13 +173,18 @@ class Cell:
                 f"{self.path} is not running: background work needs a live actor"
             )
         self._background += 1
+        self.system.activity(+1)  # background work keeps the system busy
         self._work.start_soon(self._background_task, fn, args, name=name or fn)
 
     async def _background_task(self, fn: Any, args: tuple[Any, ...]) -> None:
         try:
             await fn(*args)
+        except BaseException:
+            self.mark_active()  # the actor is failing: busy until it runs again
+            raise
         finally:
             self._background -= 1
+            self.system.activity(-1)
             if self._background == 0 and self._background_idle is not None:
                 self._background_idle.set()
 

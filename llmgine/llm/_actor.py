@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import trio
+
 from .._exceptions import ConfigurationError, ProviderError
-from ..actors import Actor, Failure
+from ..actors import Actor, Deferred, Failure
 from ._base import Provider
 from ._types import LLMRequest
 
@@ -25,15 +27,35 @@ class ProviderActor(Actor):
     HTTP provider opens a fresh client if a restarted actor uses it again);
     pass ``close_on_stop=False`` when the provider is shared.
 
+    Up to ``max_concurrency`` calls run at once: ``receive`` admits a request,
+    starts the call beside the message loop and answers the ask when the reply
+    comes (:meth:`ActorContext.defer`). When every slot is taken the actor
+    waits, its mailbox fills and the mailbox's overflow policy pushes back.
+
     Spawn it with ``functools.partial``::
 
         ref = await system.spawn(functools.partial(ProviderActor, provider), name="llm")
         response = await ref.ask(request, timeout=60)
     """
 
-    def __init__(self, provider: Provider, *, close_on_stop: bool = True) -> None:
+    def __init__(
+        self,
+        provider: Provider,
+        *,
+        max_concurrency: int = 8,
+        close_on_stop: bool = True,
+    ) -> None:
+        if (
+            isinstance(max_concurrency, bool)
+            or not isinstance(max_concurrency, int)
+            or max_concurrency <= 0
+        ):
+            raise ConfigurationError(
+                f"'max_concurrency' must be a positive int (got {max_concurrency!r})"
+            )
         self.provider = provider
         self._close_on_stop = close_on_stop
+        self._slots = trio.Semaphore(max_concurrency)
 
     async def receive(self, message: Any) -> Any:
         """Complete an :class:`LLMRequest`; anything else is answered as an error."""
@@ -43,10 +65,23 @@ class ProviderActor(Actor):
                     f"ProviderActor expects an LLMRequest (got {type(message).__name__})"
                 )
             )
+        await self._slots.acquire()
+        deferred = self.context.defer()
+        self.context.start_soon(self._call, message, deferred)
+        return deferred
+
+    async def _call(self, request: LLMRequest, deferred: Deferred) -> None:
         try:
-            return await self.provider.complete(message)
+            response = await self.provider.complete(request)
         except ProviderError as exc:
-            return Failure(exc)
+            deferred.resolve(Failure(exc))
+        except Exception as exc:
+            deferred.fail(exc)
+            raise  # a bug, not the provider's answer: restart the actor
+        else:
+            deferred.resolve(response)
+        finally:
+            self._slots.release()
 
     async def on_stop(self) -> None:
         """Close the provider (unless it is shared)."""

@@ -102,3 +102,57 @@ async def test_a_streaming_request_is_answered_whole() -> None:
         stream_request = LLMRequest(model="demo", messages=[], stream=True)
         response = await ref.ask(stream_request, timeout=5)
     assert response.text == "streamed reply"
+
+
+async def test_calls_run_concurrently_up_to_max_concurrency() -> None:
+    release = trio.Event()
+    running = 0
+    peak = 0
+
+    async def slow(request: LLMRequest) -> str:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await release.wait()
+        running -= 1
+        return "done"
+
+    provider = ScriptedProvider([slow] * 5)
+    answers: list[str] = []
+    async with open_actor_system("app") as system:
+        ref = await system.spawn(
+            functools.partial(ProviderActor, provider, max_concurrency=3), name="llm"
+        )
+
+        async def ask() -> None:
+            answers.append((await ref.ask(REQUEST, timeout=5)).text)
+
+        async with trio.open_nursery() as nursery:
+            for _ in range(5):
+                nursery.start_soon(ask)
+            await trio.testing.wait_all_tasks_blocked()
+            assert peak == 3  # three in flight; the others wait in the mailbox
+            release.set()
+    assert answers == ["done"] * 5
+    assert peak == 3
+
+
+async def test_a_bug_in_the_provider_fails_the_ask_and_restarts_the_actor() -> None:
+    def broken(request: LLMRequest) -> str:
+        raise KeyError("bug")
+
+    provider = ScriptedProvider([broken, "fine"])
+    async with open_actor_system("app") as system:
+        ref = await system.spawn(
+            functools.partial(ProviderActor, provider, close_on_stop=False), name="llm"
+        )
+        with pytest.raises(KeyError, match="bug"):
+            await ref.ask(REQUEST, timeout=5)
+        await system.wait_until_idle()
+        assert ref.statistics().restarts == 1
+        assert (await ref.ask(REQUEST, timeout=5)).text == "fine"
+
+
+def test_max_concurrency_must_be_positive() -> None:
+    with pytest.raises(ConfigurationError, match="'max_concurrency' must be a positive"):
+        ProviderActor(ScriptedProvider([]), max_concurrency=0)
