@@ -93,7 +93,7 @@ class MailboxQueue:
         "senders",
         "senders_waiting",
         "size",
-        "wakeup",
+        "consumer",
     )
 
     def __init__(self, config: Mailbox, owner: Cell) -> None:
@@ -104,7 +104,7 @@ class MailboxQueue:
         self.size = 0  # messages in the bounded lanes (all but SYSTEM)
         self.closed = False
         self.consumer_waiting = False
-        self.wakeup = trio.lowlevel.ParkingLot()
+        self.consumer: trio.lowlevel.Task | None = None  # parked, waiting for work
         self.senders = trio.lowlevel.ParkingLot()
         self.senders_waiting = 0
         self.accepted = 0
@@ -122,9 +122,16 @@ class MailboxQueue:
             self.size += 1
         self.accepted += 1
         if self.consumer_waiting:
-            self.consumer_waiting = False
-            self.owner.mark_active()
-            self.wakeup.unpark()
+            self.wake()
+
+    def wake(self) -> None:
+        """Reschedule the parked consumer (it is known to be waiting)."""
+        self.consumer_waiting = False
+        self.owner.mark_active()
+        task = self.consumer
+        if task is not None:
+            self.consumer = None
+            trio.lowlevel.reschedule(task)
 
     def pop(self) -> object | None:
         """Take the next item (highest lane first), or None when empty."""
@@ -169,8 +176,14 @@ class MailboxQueue:
         """Park the consumer until something is pushed (or it is woken to stop)."""
         self.consumer_waiting = True
         self.owner.mark_idle()
+        self.consumer = trio.lowlevel.current_task()
+
+        def abort(_: object) -> trio.lowlevel.Abort:
+            self.consumer = None
+            return trio.lowlevel.Abort.SUCCEEDED
+
         try:
-            await self.wakeup.park()
+            await trio.lowlevel.wait_task_rescheduled(abort)
         finally:
             if self.consumer_waiting:  # woken by cancellation or a stop request
                 self.consumer_waiting = False
@@ -179,9 +192,7 @@ class MailboxQueue:
     def wake_consumer(self) -> None:
         """Wake the consumer without pushing anything (stop requests)."""
         if self.consumer_waiting:
-            self.consumer_waiting = False
-            self.owner.mark_active()
-            self.wakeup.unpark()
+            self.wake()
 
     def close(self) -> None:
         """Refuse new messages and release every waiting sender."""

@@ -108,9 +108,7 @@ class ActorRef:
             queue.size += 1
         queue.accepted += 1
         if queue.consumer_waiting:
-            queue.consumer_waiting = False
-            cell.mark_active()
-            queue.wakeup.unpark()
+            queue.wake()
         system = cell.system
         system.tell_budget -= 1
         if system.tell_budget <= 0:
