@@ -277,46 +277,54 @@ class Cell:
         message = envelope.message
         reply = envelope.reply
         breaker = self.breaker
-        token = current_trace.set(envelope.trace) if envelope.traced else None
-        try:
-            with (
-                traced(
+        if envelope.traced:
+            token = current_trace.set(envelope.trace)
+            try:
+                with traced(
                     RecordKind.MESSAGE,
                     f"receive {type(message).__name__}",
                     {"llmgine.actor.path": self.path, "llmgine.ask": reply is not None},
                     actor=self.path,
-                )
-                if token is not None
-                else _NULL
-            ):
-                result = await receive(message)
-            if reply is None and type(result) is Failure:
-                self._failed_tell(envelope, result)  # in the message's trace
-                return
-        except Exception as exc:
-            self._current = None
-            self.queue.failed += 1
-            self.dead_letter(envelope, DeadLetterReason.HANDLER_FAILED, exc)
-            if breaker is not None and not (reply is not None and reply.abandoned):
-                breaker.failure()
-            raise
-        finally:
-            if token is not None:
+                ):
+                    result = await receive(message)
+                if reply is None and type(result) is Failure:
+                    self._failed_tell(envelope, result)  # in the message's trace
+                    return
+            except Exception as exc:
+                self._handler_failed(envelope, exc)
+                raise
+            finally:
                 current_trace.reset(token)
+        else:
+            try:
+                result = await receive(message)
+            except Exception as exc:
+                self._handler_failed(envelope, exc)
+                raise
+            if reply is None and type(result) is Failure:
+                self._failed_tell(envelope, result)
+                return
         self.queue.processed += 1
         if type(result) is Deferred:
             return
-        failed = type(result) is Failure
-        if reply is not None:
-            if failed:
+        if type(result) is Failure:
+            if reply is not None:
                 reply.set_error(result.error)
-            else:
-                reply.set_value(result)
-        if breaker is not None and not (reply is not None and reply.abandoned):
-            if failed:
+            if breaker is not None and not (reply is not None and reply.abandoned):
                 breaker.failure()
-            else:
-                breaker.success()
+            return
+        if reply is not None:
+            reply.set_value(result)
+        if breaker is not None and not (reply is not None and reply.abandoned):
+            breaker.success()
+
+    def _handler_failed(self, envelope: Envelope, error: Exception) -> None:
+        self._current = None
+        self.queue.failed += 1
+        self.dead_letter(envelope, DeadLetterReason.HANDLER_FAILED, error)
+        reply = envelope.reply
+        if self.breaker is not None and not (reply is not None and reply.abandoned):
+            self.breaker.failure()
 
     def _failed_tell(self, item: object, result: Failure) -> None:
         """A told message answered with Failure: nobody hears it, so file it."""
@@ -511,14 +519,3 @@ def _sole(error: BaseException) -> BaseException:
     while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
         error = error.exceptions[0]
     return error
-
-
-class _NullContext:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
-_NULL = _NullContext()

@@ -83,6 +83,7 @@ class MailboxQueue:
         "accepted",
         "capacity",
         "closed",
+        "consumer",
         "consumer_waiting",
         "dead_lettered",
         "failed",
@@ -93,7 +94,6 @@ class MailboxQueue:
         "senders",
         "senders_waiting",
         "size",
-        "consumer",
     )
 
     def __init__(self, config: Mailbox, owner: Cell) -> None:

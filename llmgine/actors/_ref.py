@@ -194,7 +194,9 @@ class ActorRef:
                 timeout = call_timeout
                 breaker_timeout = True
         reply = Reply()
-        envelope = self._wrap(message, reply)
+        envelope = Envelope(
+            message, reply, current_trace.get() if cell.traced else None, cell.traced
+        )
         lane = priority
         if lane and queue.size >= queue.capacity:
             if queue.overflow is Overflow.BACKPRESSURE:
