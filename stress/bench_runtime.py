@@ -11,7 +11,6 @@ import contextlib
 import resource
 import sys
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import attrs
@@ -110,16 +109,6 @@ async def llmgine_ask(n: int) -> float:
     return n / elapsed
 
 
-def best(runs: int, fn: Callable[[], float]) -> float:
-    """The best of several runs (least disturbed by the machine)."""
-    return max(fn() for _ in range(runs))
-
-
-def best_async(runs: int, fn: Callable[[int], Awaitable[float]], n: int) -> float:
-    """The best of several trio runs."""
-    return max(trio.run(fn, n) for _ in range(runs))
-
-
 def main(argv: list[str] | None = None) -> dict[str, float]:
     """Run the benchmark and print its table; return the figures."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -127,13 +116,17 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parser.parse_args(argv)
     n = 50_000 if args.quick else 300_000
     asks = 10_000 if args.quick else 50_000
-    runs = 2 if args.quick else 3
+    runs = 3 if args.quick else 5
 
-    loop = best(runs, lambda: bare_loop(n))
-    channel = best_async(runs, channel_tell, n)
-    tell = best_async(runs, llmgine_tell, n)
-    pingpong = best_async(runs, channel_ping_pong, asks)
-    ask = best_async(runs, llmgine_ask, asks)
+    # Rounds interleave the measurements (A B C D E, A B C D E, ...) so that a
+    # change of machine load hits baselines and llmgine alike; best of rounds.
+    loop = channel = tell = pingpong = ask = 0.0
+    for _ in range(runs):
+        loop = max(loop, bare_loop(n))
+        channel = max(channel, trio.run(channel_tell, n))
+        tell = max(tell, trio.run(llmgine_tell, n))
+        pingpong = max(pingpong, trio.run(channel_ping_pong, asks))
+        ask = max(ask, trio.run(llmgine_ask, asks))
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     rows = [
