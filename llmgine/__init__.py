@@ -43,6 +43,7 @@ from .actors import CircuitBreaker as CircuitBreaker
 from .actors import DeadLetter as DeadLetter
 from .actors import DeadLetterReason as DeadLetterReason
 from .actors import DeadLetters as DeadLetters
+from .actors import Deferred as Deferred
 from .actors import Failure as Failure
 from .actors import Mailbox as Mailbox
 from .actors import OneForAll as OneForAll
@@ -66,10 +67,14 @@ from .bus import SessionEnded as SessionEnded
 from .bus import SessionStarted as SessionStarted
 from .engines import ChatEngine as ChatEngine
 from .engines import ChatResult as ChatResult
+from .engines import ClearConversation as ClearConversation
+from .engines import ContextWindow as ContextWindow
 from .engines import Conversation as Conversation
+from .engines import GetHistory as GetHistory
 from .engines import SQLiteConversationStore as SQLiteConversationStore
 from .engines import UsageLimits as UsageLimits
 from .engines import UserInput as UserInput
+from .engines import stream_turn as stream_turn
 from .llm import AnthropicProvider as AnthropicProvider
 from .llm import BlobPart as BlobPart
 from .llm import FallbackProvider as FallbackProvider
@@ -126,16 +131,19 @@ __all__ = [
     "ChatResult",
     "CircuitBreaker",
     "CircuitOpenError",
+    "ClearConversation",
     "Command",
     "CommandResult",
     "ConfigurationError",
     "ConsoleHandler",
     "ContentFilterError",
+    "ContextWindow",
     "ContextWindowError",
     "Conversation",
     "DeadLetter",
     "DeadLetterReason",
     "DeadLetters",
+    "Deferred",
     "DuplicateHandlerError",
     "EngineError",
     "Event",
@@ -143,6 +151,7 @@ __all__ = [
     "FallbackProvider",
     "FinishReason",
     "GeminiProvider",
+    "GetHistory",
     "HandlerError",
     "JsonlHandler",
     "LLMRequest",
@@ -198,6 +207,7 @@ __all__ = [
     "__version__",
     "current_system",
     "open_actor_system",
+    "stream_turn",
     "tool",
     "traced",
 ]
