@@ -100,9 +100,7 @@ async def test_an_unanswered_deferred_fails_with_actor_stopped(
     assert system.statistics().lost == 0
 
 
-async def test_background_work_outlives_the_message_and_its_errors_restart() -> (
-    None
-):
+async def test_background_work_outlives_the_message_and_its_errors_restart() -> None:
     ran: list[str] = []
 
     class Background(Actor):
