@@ -10,6 +10,7 @@ arguments and traces the call, the server validates and runs it, and its answer
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -18,7 +19,7 @@ from typing import Any
 
 import trio
 
-from .._exceptions import ActorStopped, ToolError
+from .._exceptions import ToolError
 from ..actors import ActorRef, Mailbox
 from ..llm import ToolResultPart, ToolSpec
 from ._mcp_actor import (
@@ -88,14 +89,21 @@ async def _call_tool(
 
 
 async def _list_tools(session: Any) -> list[dict[str, Any]]:
-    """Every page of ``tools/list``, as JSON-RPC objects."""
+    """Every page of ``tools/list`` the client can ask for, as JSON-RPC objects."""
     listing = _wire(await session.list_tools())
     tools: list[dict[str, Any]] = list(listing.get("tools", ()))
-    while listing.get("nextCursor"):
-        from mcp.types import PaginatedRequestParams
+    accepts = inspect.signature(session.list_tools).parameters
+    while cursor := listing.get("nextCursor"):
+        if "params" in accepts:  # mcp 2, later mcp 1
+            from mcp.types import PaginatedRequestParams
 
-        params = PaginatedRequestParams(cursor=listing["nextCursor"])
-        listing = _wire(await session.list_tools(params=params))
+            listing = _wire(
+                await session.list_tools(params=PaginatedRequestParams(cursor=cursor))
+            )
+        elif "cursor" in accepts:  # pragma: no cover - earlier mcp 1
+            listing = _wire(await session.list_tools(cursor=cursor))
+        else:  # pragma: no cover - early mcp 1 cannot ask for more pages
+            break
         tools.extend(listing.get("tools", ()))
     return tools
 
@@ -252,7 +260,11 @@ async def spawn_mcp_server(
     ``context``; ``options`` (``restart``, ``breaker``) go to its ``spawn``.
     ``prefix`` is put before every tool name (for two servers with the same
     names); ``timeout`` is the tools' call timeout (None: the registry's).
-    Raises :class:`~llmgine.ToolError` if the server stopped before it started.
+
+    As with OTP's ``start_child``, a server whose first start fails is not left
+    to its supervisor: the actor is stopped and :class:`~llmgine.ToolError`
+    raised here, naming the cause (a wrong command, an unreachable URL). Once
+    started, a server that dies is restarted by its supervisor.
     """
     check_timeout(timeout)
     status = StartStatus()
@@ -267,13 +279,13 @@ async def spawn_mcp_server(
     if mailbox is not None:
         options["mailbox"] = mailbox
     ref: ActorRef = await spawner.spawn(factory, name=name, **options)
+    await status.settled.wait()
+    if status.error is not None:
+        with trio.CancelScope(shield=True):
+            await ref.stop()
+        raise ToolError(str(status.error)) from status.error.__cause__
     server = MCPServerRef(ref, prefix=prefix, timeout=timeout)
-    try:
-        await server.list_tools()
-    except ActorStopped as exc:
-        if status.error is None:
-            raise
-        raise ToolError(str(status.error)) from status.error.__cause__ or exc
+    await server.list_tools()
     return server
 
 

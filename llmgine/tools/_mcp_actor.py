@@ -127,7 +127,7 @@ async def _open_http(transport: MCPHttp) -> AsyncIterator[tuple[Any, Any]]:
 
     headers = dict(transport.headers)
     current: Any = getattr(streamable_http, "streamable_http_client", None)
-    if current is None:  # pragma: no cover - mcp 1.8 to 1.23
+    if current is None:  # pragma: no cover - mcp 1 before streamable_http_client
         legacy: Any = getattr(streamable_http, "streamablehttp_client")  # noqa: B009
         async with legacy(transport.url, headers=headers) as streams:
             yield streams[0], streams[1]
@@ -205,12 +205,14 @@ class Pending:
 
 
 class StartStatus:
-    """Shared by a server's incarnations: why the last one could not start."""
+    """Shared by a server's incarnations: how the last start went."""
 
-    __slots__ = ("error",)
+    __slots__ = ("error", "settled")
 
     def __init__(self) -> None:
         self.error: BaseException | None = None
+        #: Set once the first incarnation has started, or failed to.
+        self.settled = trio.Event()
 
 
 def _describe(exc: BaseException) -> str:
@@ -273,8 +275,10 @@ class MCPServerActor(Actor):
                 f"MCP server {self.context.path} did not start: {_describe(exc)}"
             )
             self._status.error = error
+            self._status.settled.set()
             raise error from exc
         self._status.error = None
+        self._status.settled.set()
 
     async def on_stop(self) -> None:
         self._scope.cancel()

@@ -5,8 +5,7 @@ streamable HTTP on 127.0.0.1 (loopback only) on a port the OS picks, and prints
 ``PORT <n>`` on stdout once it listens, so the test needs no free-port guessing.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations``: mcp 1's FastMCP reads the hints.
 import logging
 import os
 import socket
