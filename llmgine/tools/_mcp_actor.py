@@ -195,11 +195,12 @@ class _Lost:
 class Pending:
     """One admitted request: the host fills it in, the asker waits on it."""
 
-    __slots__ = ("done", "error", "result", "scope")
+    __slots__ = ("done", "error", "finished", "result", "scope")
 
     def __init__(self) -> None:
         self.done = trio.Event()
         self.scope = trio.CancelScope()
+        self.finished = False
         self.result: Any = None
         self.error: BaseException | None = None
 
@@ -349,10 +350,11 @@ class MCPServerActor(Actor):
         try:
             with pending.scope:
                 pending.result = await op(session)
+                pending.finished = True
         except Exception as exc:
             pending.error = exc
         finally:
-            if pending.result is None and pending.error is None:
+            if not pending.finished and pending.error is None:
                 if not pending.scope.cancelled_caught:  # cut off, not abandoned
                     self._end()
                 pending.error = ToolError(

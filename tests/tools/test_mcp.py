@@ -320,6 +320,11 @@ async def test_stdio_tools_run_through_the_registry() -> None:
 
         with pytest.raises(LookupError, match="no such thing"):
             await server.request(broken)
+
+        async def quiet(session: Any) -> None:
+            await session.send_ping()
+
+        assert await server.request(quiet) is None  # None is an answer too
         with pytest.raises(ToolError, match="takes no str messages"):
             await server.ref.ask("hello")
 
@@ -359,6 +364,7 @@ async def test_stdio_tools_run_through_the_registry() -> None:
         assert [(r.call_id, r.content, r.is_error) for r in results] == [
             ("t1", "42", False)
         ]
+        assert server.ref.statistics().restarts == 0
     assert system.lookup("/app/calc") is None  # the block stopped it
 
 
