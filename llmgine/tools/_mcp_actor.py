@@ -226,10 +226,12 @@ def _describe(exc: BaseException) -> str:
 class MCPServerActor(Actor):
     """One MCP server connection as an actor; see :func:`spawn_mcp_server`.
 
-    A failed start (the command does not exist, no answer within
-    ``connect_timeout`` seconds) and a connection that ends (the server process
-    died) both fail the actor, so its supervisor restarts it: a restart starts
-    the server again. ``max_in_flight`` bounds the requests running at once.
+    A connection that ends (the server process died, an HTTP request to it
+    failed) fails the actor, so its supervisor restarts it, and the restart
+    starts the server again. A start that fails (the command does not exist, no
+    handshake within ``connect_timeout`` seconds) fails it the same way;
+    :func:`spawn_mcp_server` reports a failed *first* start to its caller instead.
+    ``max_in_flight`` bounds the requests running at once.
     """
 
     def __init__(
