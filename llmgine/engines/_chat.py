@@ -24,7 +24,7 @@ from .._exceptions import (
 from ..actors import ActorRef, Failure, RecordKind, traced
 from ..bus import Event
 from ..llm import LLMRequest, Provider, ToolCallPart, ToolResultPart, ToolSpec
-from ..tools import Tool, ToolRegistry
+from ..tools import Tool, ToolLike, ToolRegistry
 from ._conversation import Conversation
 from ._engine import Engine, EventPublisher, TurnFinished, TurnStarted
 from ._messages import ChatResult, UsageLimits, UserInput
@@ -44,7 +44,7 @@ class ToolExecutor(Protocol):
 
 
 ProviderLike: TypeAlias = Provider | ActorRef
-ToolsLike: TypeAlias = ToolExecutor | Iterable[Tool[..., Any]] | None
+ToolsLike: TypeAlias = ToolExecutor | Iterable[Tool[..., Any] | ToolLike] | None
 
 
 def _tools(tools: object) -> ToolExecutor:
