@@ -9,6 +9,7 @@ import attrs
 import trio
 
 from .._exceptions import ActorStopped, AskTimeout, CircuitOpenError, MailboxFull
+from . import _tracing
 from ._breaker import BreakerState
 from ._dead_letters import DeadLetterReason
 from ._envelope import Envelope, Reply
@@ -99,7 +100,7 @@ class ActorRef:
             if not self._overflow(message, priority, None):
                 return
         # The fast path of queue.push, inlined: this is the hottest line in llmgine.
-        if cell.traced:
+        if cell.traced and _tracing.live_spans:
             trace = current_trace.get()
             if trace is not None:
                 message = Envelope(message, None, trace, True)
