@@ -305,3 +305,19 @@ async def test_a_cancelled_system_forgets_its_actors_but_keeps_their_counts() ->
     stats = system.statistics()
     assert (stats.actors, stats.accepted, stats.dead_lettered, stats.lost) == (0, 3, 3, 0)
     assert system.lookup("/app/s") is None
+
+
+async def test_a_tell_inside_a_span_is_traced_and_one_outside_is_not() -> None:
+    from llmgine.actors import _tracing
+
+    sink = ListSink()
+    async with open_actor_system("app", tracer=sink) as system:
+        ref = await system.spawn(Echo, name="e")
+        with traced(RecordKind.CUSTOM, "outer") as span:
+            assert _tracing.live_spans == 1
+            await ref.tell("inside")
+        assert _tracing.live_spans == 0
+        await ref.tell("outside")
+        await system.wait_until_idle()
+    [message] = [r for r in sink.records if r.kind is RecordKind.MESSAGE]
+    assert message.parent_id == span.context.span_id  # type: ignore[union-attr]
