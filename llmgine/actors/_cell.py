@@ -71,7 +71,7 @@ class Cell:
         """This actor has work (or is starting); the system is not idle."""
         if not self._active:
             self._active = True
-            self.system.activity(+1)
+            self.system._active += 1
 
     def mark_idle(self) -> None:
         """This actor waits for work."""

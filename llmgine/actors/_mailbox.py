@@ -177,17 +177,16 @@ class MailboxQueue:
         self.consumer_waiting = True
         self.owner.mark_idle()
         self.consumer = trio.lowlevel.current_task()
-
-        def abort(_: object) -> trio.lowlevel.Abort:
-            self.consumer = None
-            return trio.lowlevel.Abort.SUCCEEDED
-
         try:
-            await trio.lowlevel.wait_task_rescheduled(abort)
+            await trio.lowlevel.wait_task_rescheduled(self._abort)
         finally:
             if self.consumer_waiting:  # woken by cancellation or a stop request
                 self.consumer_waiting = False
                 self.owner.mark_active()
+
+    def _abort(self, _: object) -> trio.lowlevel.Abort:
+        self.consumer = None
+        return trio.lowlevel.Abort.SUCCEEDED
 
     def wake_consumer(self) -> None:
         """Wake the consumer without pushing anything (stop requests)."""
