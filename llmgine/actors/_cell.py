@@ -10,6 +10,7 @@ from .._exceptions import ActorStopped, ConfigurationError
 from ._actor import Actor, ActorContext, Failure
 from ._breaker import BreakerRuntime, BreakerState
 from ._dead_letters import DeadLetter, DeadLetterReason
+from ._deferred import Deferred
 from ._envelope import Envelope
 from ._mailbox import MailboxQueue
 from ._ref import ActorRef, ActorStatistics
@@ -465,54 +466,6 @@ def _reason_error(reason: DeadLetterReason, path: str) -> BaseException:
     if reason in (DeadLetterReason.MAILBOX_FULL, DeadLetterReason.DROPPED_OLDEST):
         return MailboxFull(f"mailbox of {path} is full: message dropped")
     return ActorStopped(f"{path} stopped before handling the message")
-
-
-class Deferred:
-    """A reply given after ``receive`` returned (see :meth:`ActorContext.defer`).
-
-    Return it from ``receive``; later call :meth:`resolve` with the value (or a
-    :class:`Failure`) or :meth:`fail` with an error. The asker waits until then,
-    and a circuit breaker counts the outcome then. If the actor stops first, the
-    asker gets :class:`ActorStopped`.
-    """
-
-    __slots__ = ("_cell", "_reply", "done")
-
-    def __init__(self, cell: Cell, reply: Any) -> None:
-        self._cell = cell
-        self._reply = reply
-        self.done = False
-
-    def resolve(self, value: object) -> None:
-        """Answer with ``value``; a :class:`Failure` answers with its error."""
-        if isinstance(value, Failure):
-            self.fail(value.error, _count=True)
-            return
-        if self._settle():
-            if self._reply is not None:
-                self._reply.set_value(value)
-            breaker = self._cell.breaker
-            if breaker is not None and not self._abandoned():
-                breaker.success()
-
-    def fail(self, error: BaseException, *, _count: bool = True) -> None:
-        """Answer with ``error``, raised in the asker."""
-        if self._settle():
-            if self._reply is not None:
-                self._reply.set_error(error)
-            breaker = self._cell.breaker
-            if breaker is not None and _count and not self._abandoned():
-                breaker.failure()
-
-    def _abandoned(self) -> bool:
-        return self._reply is not None and bool(self._reply.abandoned)
-
-    def _settle(self) -> bool:
-        if self.done:
-            return False
-        self.done = True
-        self._cell._deferred.discard(self)
-        return True
 
 
 def _sole(error: BaseException) -> BaseException:
