@@ -214,7 +214,12 @@ class ActorRef:
                 timeout = None if timeout is None else deadline - trio.current_time()
             elif not self._overflow(message, lane, reply):
                 raise reply.error  # type: ignore[misc]
-        queue.push(envelope, lane)
+        queue.lanes[lane].append(envelope)  # queue.push, inlined
+        if lane:
+            queue.size += 1
+        queue.accepted += 1
+        if queue.consumer_waiting:
+            queue.wake()
         if timeout is None:
             await reply.wait()
         else:
