@@ -36,6 +36,7 @@ from ._types import (
     ToolCallPart,
     ToolResultPart,
     Usage,
+    assistant_reply,
 )
 from ._wire import (
     arguments_object,
@@ -243,11 +244,9 @@ class AnthropicCodec:
                 )
             ]
             reason = _FINISH.get(str(obj.get("stop_reason")), FinishReason.STOP)
-            if any(isinstance(p, ToolCallPart) for p in parts):
-                reason = FinishReason.TOOL_CALL
-            return LLMResponse(
-                message=Message(role=Role.ASSISTANT, parts=parts),
-                finish_reason=reason,
+            return assistant_reply(
+                parts,
+                reason,
                 usage=_usage(_usage_counts(obj.get("usage"), provider)),
                 model=opt_str(obj.get("model"), "model", provider),
                 id=opt_str(obj.get("id"), "id", provider),

@@ -37,6 +37,7 @@ from ._types import (
     ToolCallPart,
     ToolResultPart,
     Usage,
+    assistant_reply,
 )
 from ._wire import (
     arguments_object,
@@ -242,11 +243,9 @@ class GeminiCodec:
                 reason = FinishReason.CONTENT_FILTER
             else:
                 reason = _finish(candidate.get("finishReason", "STOP"))
-            if any(isinstance(p, ToolCallPart) for p in parts):
-                reason = FinishReason.TOOL_CALL
-            return LLMResponse(
-                message=Message(role=Role.ASSISTANT, parts=parts),
-                finish_reason=reason,
+            return assistant_reply(
+                parts,
+                reason,
                 usage=_decode_usage(obj.get("usageMetadata"), provider),
                 model=opt_str(obj.get("modelVersion"), "modelVersion", provider),
                 id=opt_str(obj.get("responseId"), "responseId", provider),

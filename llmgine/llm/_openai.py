@@ -36,6 +36,7 @@ from ._types import (
     ToolCallPart,
     ToolResultPart,
     Usage,
+    assistant_reply,
 )
 from ._wire import (
     decoding,
@@ -250,11 +251,9 @@ def _decode_response(provider: str, body: object) -> LLMResponse:
         reason = _FINISH.get(str(choice.get("finish_reason")), FinishReason.STOP)
         if refusal and not content:
             reason = FinishReason.CONTENT_FILTER
-        if any(isinstance(p, ToolCallPart) for p in parts):
-            reason = FinishReason.TOOL_CALL
-        return LLMResponse(
-            message=Message(role=Role.ASSISTANT, parts=parts),
-            finish_reason=reason,
+        return assistant_reply(
+            parts,
+            reason,
             usage=_decode_usage(obj.get("usage"), provider),
             model=opt_str(obj.get("model"), "model", provider),
             id=opt_str(obj.get("id"), "id", provider),

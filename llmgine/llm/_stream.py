@@ -16,14 +16,13 @@ import attrs
 from ._types import (
     FinishReason,
     LLMResponse,
-    Message,
     Part,
     ReasoningPart,
-    Role,
     TextPart,
     ToolCallPart,
     Usage,
     _finish,
+    assistant_reply,
 )
 from ._wire import new_call_id, parse_arguments
 
@@ -181,14 +180,9 @@ class StreamAccumulator:
         """The reply so far (complete once :attr:`finished`)."""
         parts = tuple(p.part() for p in self._parts)
         finish = self._finish or StreamFinish()
-        reason = finish.finish_reason
-        if reason is FinishReason.STOP and any(
-            isinstance(p, ToolCallPart) for p in parts
-        ):
-            reason = FinishReason.TOOL_CALL
-        return LLMResponse(
-            message=Message(role=Role.ASSISTANT, parts=parts),
-            finish_reason=reason,
+        return assistant_reply(
+            parts,
+            finish.finish_reason,
             usage=finish.usage,
             model=finish.model,
             id=finish.id,

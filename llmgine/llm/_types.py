@@ -270,3 +270,34 @@ class LLMResponse:
 
 
 MessageSeq: TypeAlias = Sequence[Message]
+
+
+def assistant_reply(
+    parts: Sequence[Part],
+    finish_reason: FinishReason,
+    *,
+    usage: Usage,
+    model: str | None,
+    id: str | None,
+    provider: str | None,
+    raw: Mapping[str, Any] | None = None,
+) -> LLMResponse:
+    """An assistant reply as every codec builds it.
+
+    The finish reason is ``tool_call`` whenever the reply carries tool calls,
+    whatever the provider said (Gemini says ``STOP``), unless the reply was cut
+    off (``length``): truncated calls are not a tool turn.
+    """
+    if finish_reason is not FinishReason.LENGTH and any(
+        isinstance(p, ToolCallPart) for p in parts
+    ):
+        finish_reason = FinishReason.TOOL_CALL
+    return LLMResponse(
+        message=Message(role=Role.ASSISTANT, parts=parts),
+        finish_reason=finish_reason,
+        usage=usage,
+        model=model,
+        id=id,
+        provider=provider,
+        raw=raw,
+    )
