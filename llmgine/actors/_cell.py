@@ -231,11 +231,18 @@ class Cell:
             )
 
     async def _dispatch(self, instance: Actor) -> None:
+        # The hottest loop in llmgine: the queue's pop and park, the envelope
+        # handling of plain asks and the idle accounting are inlined here.
         queue = self.queue
         lanes = queue.lanes
-        urgent, high, normal = lanes[0], lanes[1], lanes[2]
+        urgent, high, normal, low = lanes
         receive = instance.receive
         breaker = self.breaker
+        system = self.system
+        task = trio.lowlevel.current_task()
+        abort = queue.abort_wait
+        park = trio.lowlevel.wait_task_rescheduled
+        reschedule = trio.lowlevel.reschedule
         batch = 0
         while not self._leave:
             if normal and not (urgent or high):
@@ -243,15 +250,47 @@ class Cell:
                 queue.size -= 1
                 if queue.senders_waiting:
                     queue.senders.unpark()
-            else:
+            elif urgent or high or low:
                 item = queue.pop()
-                if item is None:
-                    await queue.wait_for_work()
-                    batch = 0
-                    continue
+            else:
+                # Park until a push wakes us; the mailbox is empty.
+                queue.consumer_waiting = True
+                if self._active:  # self.mark_idle(), inlined
+                    self._active = False
+                    system._active -= 1
+                    if not system._active and system._idle is not None:
+                        system.activity(0)  # wakes wait_until_idle()
+                queue.consumer = task
+                try:
+                    await park(abort)
+                finally:
+                    if queue.consumer_waiting:  # cancelled, or asked to stop
+                        queue.consumer_waiting = False
+                        self.mark_active()
+                batch = 0
+                continue
             self._current = item
             if type(item) is Envelope:
-                await self._handle_envelope(item, receive)
+                if item.traced or breaker is not None:
+                    await self._handle_envelope(item, receive)
+                else:
+                    try:
+                        result = await receive(item.message)
+                    except Exception as exc:
+                        self._handler_failed(item, exc)
+                        raise
+                    reply = item.reply
+                    if reply is None or type(result) is Failure:
+                        self._settle(item, result)
+                    else:
+                        queue.processed += 1
+                        if type(result) is not Deferred:  # reply.set_value, inlined
+                            reply.value = result
+                            reply.is_set = True
+                            asker = reply.task
+                            if asker is not None:
+                                reply.task = None
+                                reschedule(asker)
             else:
                 try:
                     result = await receive(item)
@@ -276,19 +315,20 @@ class Cell:
 
     async def _handle_envelope(self, envelope: Envelope, receive: Any) -> None:
         message = envelope.message
-        reply = envelope.reply
-        breaker = self.breaker
         if envelope.traced:
             token = current_trace.set(envelope.trace)
             try:
                 with traced(
                     RecordKind.MESSAGE,
                     f"receive {type(message).__name__}",
-                    {"llmgine.actor.path": self.path, "llmgine.ask": reply is not None},
+                    {
+                        "llmgine.actor.path": self.path,
+                        "llmgine.ask": envelope.reply is not None,
+                    },
                     actor=self.path,
                 ):
                     result = await receive(message)
-                if reply is None and type(result) is Failure:
+                if envelope.reply is None and type(result) is Failure:
                     self._failed_tell(envelope, result)  # in the message's trace
                     return
             except Exception as exc:
@@ -302,22 +342,29 @@ class Cell:
             except Exception as exc:
                 self._handler_failed(envelope, exc)
                 raise
-            if reply is None and type(result) is Failure:
-                self._failed_tell(envelope, result)
-                return
+        self._settle(envelope, result)
+
+    def _settle(self, envelope: Envelope, result: object) -> None:
+        """Count a handled envelope, answer its ask, tell the breaker."""
+        reply = envelope.reply
+        if reply is None and type(result) is Failure:
+            self._failed_tell(envelope, result)
+            return
         self.queue.processed += 1
         if type(result) is Deferred:
             return
+        breaker = self.breaker
+        counted = breaker is not None and not (reply is not None and reply.abandoned)
         if type(result) is Failure:
             if reply is not None:
                 reply.set_error(result.error)
-            if breaker is not None and not (reply is not None and reply.abandoned):
-                breaker.failure()
+            if counted:
+                breaker.failure()  # type: ignore[union-attr]
             return
         if reply is not None:
             reply.set_value(result)
-        if breaker is not None and not (reply is not None and reply.abandoned):
-            breaker.success()
+        if counted:
+            breaker.success()  # type: ignore[union-attr]
 
     def _handler_failed(self, envelope: Envelope, error: Exception) -> None:
         self._current = None

@@ -1,8 +1,8 @@
 """Envelopes: what travels in a mailbox when a message needs more than itself.
 
 A plain ``tell`` from untraced code puts the bare message in the mailbox; an
-``ask`` or a traced ``tell`` wraps it in an :class:`Envelope` carrying the reply
-slot and the sender's trace context.
+``ask`` or a traced ``tell`` wraps it in an :class:`Envelope` carrying the
+sender's trace context and, for an ask, the reply slot.
 """
 
 from __future__ import annotations
@@ -60,22 +60,35 @@ class Reply:
         return trio.lowlevel.Abort.SUCCEEDED
 
 
-class Envelope:
-    """A message with its reply slot and trace context."""
+class Envelope(Reply):
+    """A message with its trace context; for an ask, also the answer's slot.
+
+    An ask's envelope is its own reply (``envelope.reply is envelope``), so an
+    ask costs one object; a told envelope has ``reply = None``.
+    """
 
     __slots__ = ("message", "reply", "trace", "traced")
 
     def __init__(
         self,
         message: object,
-        reply: Reply | None,
         trace: TraceContext | None,
         traced: bool,
+        ask: bool = False,
     ) -> None:
         self.message = message
-        self.reply = reply
         self.trace = trace
         self.traced = traced
+        self.reply: Reply | None
+        if ask:
+            self.reply = self
+            self.task = None
+            self.value = None
+            self.error = None
+            self.is_set = False
+            self.abandoned = False
+        else:
+            self.reply = None
 
 
 def unwrap(item: object) -> object:

@@ -1,9 +1,10 @@
 """Mailbox configuration and the queue a ref owns.
 
-A mailbox is a deque per priority lane plus two parking lots: one for the actor
-waiting for work, one for senders waiting for space. The consumer is woken only
-when its mailbox goes from empty to non-empty, and drains in batches, so a busy
-actor costs no scheduler trip per message.
+A mailbox is a deque per priority lane, the parked consumer task (the actor's
+loop, which parks itself when the mailbox is empty), and a parking lot for
+senders waiting for space. The consumer is woken only when its mailbox goes
+from empty to non-empty, and drains in batches, so a busy actor costs no
+scheduler trip per message.
 """
 
 from __future__ import annotations
@@ -127,7 +128,10 @@ class MailboxQueue:
     def wake(self) -> None:
         """Reschedule the parked consumer (it is known to be waiting)."""
         self.consumer_waiting = False
-        self.owner.mark_active()
+        owner = self.owner
+        if not owner._active:  # owner.mark_active(), inlined: once per wake-up
+            owner._active = True
+            owner.system._active += 1
         task = self.consumer
         if task is not None:
             self.consumer = None
@@ -172,19 +176,8 @@ class MailboxQueue:
         finally:
             self.senders_waiting -= 1
 
-    async def wait_for_work(self) -> None:
-        """Park the consumer until something is pushed (or it is woken to stop)."""
-        self.consumer_waiting = True
-        self.owner.mark_idle()
-        self.consumer = trio.lowlevel.current_task()
-        try:
-            await trio.lowlevel.wait_task_rescheduled(self._abort)
-        finally:
-            if self.consumer_waiting:  # woken by cancellation or a stop request
-                self.consumer_waiting = False
-                self.owner.mark_active()
-
-    def _abort(self, _: object) -> trio.lowlevel.Abort:
+    def abort_wait(self, _: object) -> trio.lowlevel.Abort:
+        """The parked consumer is cancelled: forget it (a trio abort callback)."""
         self.consumer = None
         return trio.lowlevel.Abort.SUCCEEDED
 

@@ -63,13 +63,12 @@ class ActorRef:
     def __repr__(self) -> str:
         return f"<ActorRef {self.path}>"
 
-    def _wrap(self, message: object, reply: Reply | None) -> object:
+    def _wrap(self, message: object) -> object:
+        """A told message as it goes in the mailbox: bare unless inside a trace."""
         if not self._cell.traced:
-            return message if reply is None else Envelope(message, reply, None, False)
-        trace = current_trace.get()
-        if reply is None and trace is None:
             return message
-        return Envelope(message, reply, trace, True)
+        trace = current_trace.get()
+        return message if trace is None else Envelope(message, trace, True)
 
     async def tell(self, message: Any, *, priority: Priority = Priority.NORMAL) -> None:
         """Send without waiting for an answer.
@@ -95,7 +94,7 @@ class ActorRef:
                     if queue.closed:
                         self._release_trial()
                         raise ActorStopped(f"{self.path} has stopped")
-                queue.push(self._wrap(message, None), priority)
+                queue.push(self._wrap(message), priority)
                 return
             if not self._overflow(message, priority, None):
                 return
@@ -103,7 +102,7 @@ class ActorRef:
         if cell.traced and _tracing.live_spans:
             trace = current_trace.get()
             if trace is not None:
-                message = Envelope(message, None, trace, True)
+                message = Envelope(message, trace, True)
         queue.lanes[priority].append(message)
         if priority:
             queue.size += 1
@@ -137,7 +136,7 @@ class ActorRef:
             and not self._overflow(message, priority, None, nowait=True)
         ):
             return
-        queue.push(self._wrap(message, None), priority)
+        queue.push(self._wrap(message), priority)
 
     def _overflow(
         self, message: object, lane: int, reply: Reply | None, *, nowait: bool = False
@@ -194,10 +193,8 @@ class ActorRef:
             if call_timeout is not None and (timeout is None or call_timeout <= timeout):
                 timeout = call_timeout
                 breaker_timeout = True
-        reply = Reply()
-        envelope = Envelope(
-            message, reply, current_trace.get() if cell.traced else None, cell.traced
-        )
+        traced = cell.traced
+        reply = Envelope(message, current_trace.get() if traced else None, traced, True)
         lane = priority
         if lane and queue.size >= queue.capacity:
             if queue.overflow is Overflow.BACKPRESSURE:
@@ -214,14 +211,23 @@ class ActorRef:
                 timeout = None if timeout is None else deadline - trio.current_time()
             elif not self._overflow(message, lane, reply):
                 raise reply.error  # type: ignore[misc]
-        queue.lanes[lane].append(envelope)  # queue.push, inlined
+        queue.lanes[lane].append(reply)  # queue.push, inlined
         if lane:
             queue.size += 1
         queue.accepted += 1
-        if queue.consumer_waiting:
-            queue.wake()
+        if queue.consumer_waiting:  # queue.wake(), inlined: every ask wakes
+            queue.consumer_waiting = False
+            if not cell._active:
+                cell._active = True
+                cell.system._active += 1
+            consumer = queue.consumer
+            if consumer is not None:
+                queue.consumer = None
+                trio.lowlevel.reschedule(consumer)
         if timeout is None:
-            await reply.wait()
+            # reply.wait(), inlined: nothing could answer before this park
+            reply.task = trio.lowlevel.current_task()
+            await trio.lowlevel.wait_task_rescheduled(reply._abort)
         else:
             with trio.move_on_after(timeout):
                 await reply.wait()
