@@ -245,7 +245,11 @@ class ActorSystem:
         tracer = self.tracer
         if tracer is None:
             return
+        # Point events are always recorded: inside a trace that is not
+        # sampled, one starts a trace of its own.
         parent = current_trace.get()
+        if parent is not None and not parent.sampled:
+            parent = None
         ctx = parent if parent is not None else TraceContext.new_root()
         tracer.emit(
             TraceRecord(

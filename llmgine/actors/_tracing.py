@@ -19,6 +19,7 @@ from typing import Protocol
 import attrs
 
 __all__ = [
+    "SAMPLE_ALL",
     "RecordKind",
     "Span",
     "current_sink",
@@ -26,8 +27,12 @@ __all__ = [
     "TraceRecord",
     "TraceSink",
     "current_trace",
+    "describe_error",
+    "make_context",
+    "make_record",
     "new_span_id",
     "new_trace_id",
+    "start_context",
     "traced",
 ]
 
@@ -58,32 +63,80 @@ class RecordKind(enum.StrEnum):
 # is five times cheaper than os.urandom and unaffected by users seeding `random`.
 _bits = random.Random(os.urandom(16)).getrandbits
 
+#: ``sample_bound`` of a sink that records every trace: trace ids are sampled
+#: when their low 64 bits are below the bound (OpenTelemetry's
+#: ``TraceIdRatioBased`` rule), and no 64-bit number reaches 2**64.
+SAMPLE_ALL = 1 << 64
+_LOW64 = SAMPLE_ALL - 1
+
 
 def new_trace_id() -> str:
     """A fresh 128-bit trace id as 32 hex digits (W3C / OpenTelemetry shape)."""
-    return f"{_bits(128) or 1:032x}"
+    return (_bits(128) or 1).to_bytes(16, "big").hex()
 
 
 def new_span_id() -> str:
     """A fresh 64-bit span id as 16 hex digits."""
-    return f"{_bits(64) or 1:016x}"
+    return (_bits(64) or 1).to_bytes(8, "big").hex()
 
 
 @attrs.frozen(slots=True)
 class TraceContext:
-    """Where a piece of work sits in a trace; carried in envelopes across actors."""
+    """Where a piece of work sits in a trace; carried in envelopes across actors.
+
+    ``sampled`` is the head-sampling decision taken when the trace began (see
+    ``Tracer(sample_ratio=...)``): work in a trace that is not sampled still
+    carries its context, so that none of the trace is recorded, but emits
+    nothing.
+    """
 
     trace_id: str
     span_id: str
+    sampled: bool = True
 
     @classmethod
-    def new_root(cls) -> TraceContext:
-        """A context that starts a new trace."""
-        return cls(new_trace_id(), new_span_id())
+    def new_root(cls, sample_bound: int = SAMPLE_ALL) -> TraceContext:
+        """A context that starts a new trace, sampled by ``sample_bound``."""
+        bits = _bits(128) or 1
+        return make_context(
+            bits.to_bytes(16, "big").hex(), new_span_id(), (bits & _LOW64) < sample_bound
+        )
 
     def child(self) -> TraceContext:
         """A new span in the same trace, whose parent is this one."""
-        return TraceContext(self.trace_id, new_span_id())
+        return make_context(self.trace_id, new_span_id(), self.sampled)
+
+
+# Frozen attrs classes build through object.__setattr__, which costs about a
+# microsecond per record; the hot paths (a span per traced message) fill the
+# slots directly instead. Same objects, same validation-free fields.
+_new = object.__new__
+_ctx_trace, _ctx_span, _ctx_sampled = (
+    TraceContext.__dict__[name].__set__ for name in ("trace_id", "span_id", "sampled")
+)
+
+
+def make_context(trace_id: str, span_id: str, sampled: bool = True) -> TraceContext:
+    """``TraceContext(trace_id, span_id, sampled)``, built faster."""
+    context = _new(TraceContext)
+    _ctx_trace(context, trace_id)
+    _ctx_span(context, span_id)
+    _ctx_sampled(context, sampled)
+    return context
+
+
+def start_context(sink: TraceSink) -> tuple[TraceContext, str | None] | None:
+    """The context and parent span id of a span starting here, in this task.
+
+    A new trace is sampled by the sink's ``sample_bound`` (when it has one);
+    inside a trace that is not sampled there is no new span: None.
+    """
+    parent = current_trace.get()
+    if parent is None:
+        return TraceContext.new_root(getattr(sink, "sample_bound", SAMPLE_ALL)), None
+    if parent.sampled:
+        return make_context(parent.trace_id, new_span_id()), parent.span_id
+    return None
 
 
 #: How many ``traced`` spans are open right now, in any task. While it is zero
@@ -130,11 +183,57 @@ class TraceRecord:
         return self.error_type is None
 
 
+(
+    _set_kind,
+    _set_name,
+    _set_trace_id,
+    _set_span_id,
+    _set_parent_id,
+    _set_at,
+    _set_duration,
+    _set_actor,
+    _set_error,
+    _set_error_type,
+    _set_attributes,
+) = (TraceRecord.__dict__[field.name].__set__ for field in attrs.fields(TraceRecord))
+
+
+def make_record(
+    kind: RecordKind,
+    name: str,
+    trace_id: str,
+    span_id: str,
+    parent_id: str | None,
+    at: float,
+    duration: float | None,
+    actor: str | None,
+    error: str | None,
+    error_type: str | None,
+    attributes: Mapping[str, object],
+) -> TraceRecord:
+    """A :class:`TraceRecord` with every field given, built faster (hot paths)."""
+    record = _new(TraceRecord)
+    _set_kind(record, kind)
+    _set_name(record, name)
+    _set_trace_id(record, trace_id)
+    _set_span_id(record, span_id)
+    _set_parent_id(record, parent_id)
+    _set_at(record, at)
+    _set_duration(record, duration)
+    _set_actor(record, actor)
+    _set_error(record, error)
+    _set_error_type(record, error_type)
+    _set_attributes(record, attributes)
+    return record
+
+
 class TraceSink(Protocol):
     """What the runtime hands records to (the :class:`~llmgine.observability.Tracer`).
 
     ``emit`` must never block and never raise: when the sink is full it counts
-    the record as dropped.
+    the record as dropped. A sink may also have an int ``sample_bound``: a new
+    trace is recorded when the low 64 bits of its id are below it (absent, every
+    trace is recorded; see :data:`SAMPLE_ALL`).
     """
 
     def emit(self, record: TraceRecord) -> None:
@@ -196,11 +295,13 @@ class traced:
     The span is a child of the task's current trace context (or starts a new
     trace), becomes the current context inside the block, and is emitted when
     the block ends, with the error type and message if it raised. With no
-    tracer active this costs one context-variable read.
+    tracer active this costs one context-variable read; inside a trace that
+    the tracer does not sample, two.
     """
 
     __slots__ = (
         "_actor",
+        "_context",
         "_kind",
         "_name",
         "_sink",
@@ -218,32 +319,32 @@ class traced:
         *,
         actor: str | None = None,
     ) -> None:
+        self._span = _NOOP
         self._sink = sink = current_sink.get()
         if sink is None:
-            self._span = _NOOP
             return
+        started = start_context(sink)
+        if started is None:  # inside a trace that is not sampled
+            self._sink = None
+            return
+        self._context, parent_id = started
+        if not self._context.sampled:
+            return  # a new trace not sampled: its context is set, nothing emitted
         self._kind = kind
         self._name = name
         self._actor = actor
-        parent = current_trace.get()
-        if parent is None:
-            ctx = TraceContext(new_trace_id(), new_span_id())
-            self._span = span = Span(ctx, None)
-        else:
-            ctx = TraceContext(parent.trace_id, new_span_id())
-            self._span = span = Span(ctx, parent.span_id)
+        self._span = span = Span(self._context, parent_id)
         if attributes:
             span.attributes.update(attributes)
 
     def __enter__(self) -> Span:
-        span = self._span
         if self._sink is not None:
             global live_spans
             live_spans += 1
-            self._token = current_trace.set(span.context)
+            self._token = current_trace.set(self._context)
             self._wall = time.time()
             self._start = time.perf_counter()
-        return span
+        return self._span
 
     def __exit__(
         self,
@@ -258,25 +359,27 @@ class traced:
         live_spans -= 1
         current_trace.reset(self._token)
         span = self._span
-        ctx = span.context
-        assert ctx is not None
+        if span is _NOOP:
+            return
+        ctx = self._context
         sink.emit(
-            TraceRecord(
-                kind=self._kind,
-                name=self._name,
-                trace_id=ctx.trace_id,
-                span_id=ctx.span_id,
-                parent_id=span.parent_id,
-                at=self._wall,
-                duration=time.perf_counter() - self._start,
-                actor=self._actor,
-                error=None if error is None else _describe(error),
-                error_type=None if error is None else type(error).__qualname__,
-                attributes=span.attributes,
+            make_record(
+                self._kind,
+                self._name,
+                ctx.trace_id,
+                ctx.span_id,
+                span.parent_id,
+                self._wall,
+                time.perf_counter() - self._start,
+                self._actor,
+                None if error is None else describe_error(error),
+                None if error is None else type(error).__qualname__,
+                span.attributes,
             )
         )
 
 
-def _describe(error: BaseException) -> str:
+def describe_error(error: BaseException) -> str:
+    """``Type: message`` (or just ``Type``), as records carry errors."""
     text = str(error)
     return f"{type(error).__qualname__}: {text}" if text else type(error).__qualname__

@@ -21,7 +21,8 @@ from ..actors._tracing import (
     TraceContext,
     TraceRecord,
     current_sink,
-    current_trace,
+    describe_error,
+    start_context,
     traced,
 )
 from ._types import (
@@ -191,9 +192,9 @@ class StreamSpan:
         self._context: TraceContext | None = None
         self._parent_id: str | None = None
         if self._sink is not None:
-            parent = current_trace.get()
-            self._context = parent.child() if parent else TraceContext.new_root()
-            self._parent_id = parent.span_id if parent else None
+            started = start_context(self._sink)
+            if started is not None and started[0].sampled:
+                self._context, self._parent_id = started
         self.span = Span(self._context, self._parent_id)
         self._name = f"chat {request.model}"
         self._start_wall = time.time()
@@ -217,13 +218,8 @@ class StreamSpan:
                 parent_id=self._parent_id,
                 at=self._start_wall,
                 duration=time.perf_counter() - self._start,
-                error=None if error is None else _describe(error),
+                error=None if error is None else describe_error(error),
                 error_type=None if error is None else type(error).__qualname__,
                 attributes=self.span.attributes,
             )
         )
-
-
-def _describe(error: BaseException) -> str:
-    text = str(error)
-    return f"{type(error).__qualname__}: {text}" if text else type(error).__qualname__

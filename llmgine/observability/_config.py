@@ -9,10 +9,14 @@
 
 Unset, empty, ``off`` or ``none`` means no tracer. ``open_actor_system``
 calls :func:`tracer_from_env` when no tracer is passed to it.
+
+``LLMGINE_TRACE_SAMPLE`` (a ratio from 0 to 1, default 1) is the tracer's
+head sampling: the share of traces recorded (``Tracer(sample_ratio=...)``).
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 
@@ -22,10 +26,12 @@ from llmgine.observability._jsonl import JsonlHandler
 from llmgine.observability._otel import OtelHandler, capture_content_from_env
 from llmgine.observability._tracer import TraceHandler, Tracer
 
-__all__ = ["ENV_VAR", "tracer_from_env"]
+__all__ = ["ENV_VAR", "SAMPLE_VAR", "tracer_from_env"]
 
 #: The variable :func:`tracer_from_env` reads.
 ENV_VAR = "LLMGINE_TRACE"
+#: The share of traces recorded (head sampling), from 0 to 1.
+SAMPLE_VAR = "LLMGINE_TRACE_SAMPLE"
 _OFF = frozenset({"", "off", "none", "0", "false"})
 _EXPECTED = "a comma-separated list of 'console', 'jsonl:PATH' or 'otel'"
 
@@ -62,6 +68,7 @@ def tracer_from_env(environ: Mapping[str, str] = os.environ) -> Tracer | None:
         ):
             continue
         raise ConfigurationError(f"{ENV_VAR} must be {_EXPECTED} (got {value!r})")
+    sample_ratio = _sample_ratio(environ)
     handlers: list[TraceHandler] = []
     try:
         for item in items:
@@ -77,7 +84,22 @@ def tracer_from_env(environ: Mapping[str, str] = os.environ) -> Tracer | None:
         for handler in handlers:
             handler.close()
         raise
-    return Tracer(handlers)
+    return Tracer(handlers, sample_ratio=sample_ratio)
+
+
+def _sample_ratio(environ: Mapping[str, str]) -> float:
+    text = environ.get(SAMPLE_VAR, "").strip()
+    if not text:
+        return 1.0
+    try:
+        ratio = float(text)
+    except ValueError:
+        ratio = math.nan
+    if not 0.0 <= ratio <= 1.0:
+        raise ConfigurationError(
+            f"{SAMPLE_VAR} must be a ratio from 0 to 1 (got {text!r})"
+        )
+    return ratio
 
 
 def _jsonl(path: str) -> JsonlHandler:

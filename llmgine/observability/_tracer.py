@@ -26,7 +26,12 @@ import attrs
 import trio
 
 from llmgine._exceptions import ConfigurationError
-from llmgine.actors._tracing import TraceRecord, current_sink, current_trace
+from llmgine.actors._tracing import (
+    SAMPLE_ALL,
+    TraceRecord,
+    current_sink,
+    current_trace,
+)
 
 __all__ = ["TraceHandler", "Tracer", "TracerStatistics"]
 
@@ -84,6 +89,16 @@ def _positive_float(name: str, value: object) -> float:
     return float(value)
 
 
+def _ratio(name: str, value: object) -> float:
+    if (
+        not isinstance(value, int | float)
+        or isinstance(value, bool)
+        or not 0.0 <= value <= 1.0  # also refuses NaN
+    ):
+        raise ConfigurationError(f"{name!r} must be a number from 0 to 1 (got {value!r})")
+    return float(value)
+
+
 class Tracer:
     """Collects :class:`TraceRecord` copies and delivers them to handlers.
 
@@ -104,6 +119,12 @@ class Tracer:
     are dropped and counted), ``batch_size`` is how many records wake the
     tracer task early and the most handed to a handler at once, and
     ``flush_interval`` is the longest a record waits when fewer arrive.
+
+    ``sample_ratio`` is head sampling: the share of new traces that are
+    recorded, decided once when a trace begins from its id (OpenTelemetry's
+    ``TraceIdRatioBased`` rule) and inherited by everything in the trace,
+    across actors. Work in a trace that is not sampled emits no spans. Point
+    events (actor lifecycle, dead letters, breaker changes) are always recorded.
     """
 
     __slots__ = (
@@ -121,6 +142,8 @@ class Tracer:
         "_system",
         "_token",
         "_wake",
+        "sample_bound",
+        "sample_ratio",
     )
 
     def __init__(
@@ -130,6 +153,7 @@ class Tracer:
         capacity: int = 65536,
         batch_size: int = 512,
         flush_interval: float = 0.05,
+        sample_ratio: float = 1.0,
     ) -> None:
         self._handlers: tuple[TraceHandler, ...] = tuple(handlers)
         for handler in self._handlers:
@@ -141,6 +165,9 @@ class Tracer:
         self._capacity = _positive_int("capacity", capacity)
         self._batch_size = _positive_int("batch_size", batch_size)
         self._flush_interval = _positive_float("flush_interval", flush_interval)
+        self.sample_ratio = _ratio("sample_ratio", sample_ratio)
+        #: New traces whose id's low 64 bits are below this are recorded.
+        self.sample_bound = round(self.sample_ratio * SAMPLE_ALL)
         # emit() wakes the task when the queue reaches this length
         self._kick_at = min(self._batch_size, self._capacity)
         self._queue: deque[TraceRecord] = deque()
@@ -303,7 +330,8 @@ class Tracer:
 
     def __repr__(self) -> str:
         stats = self.statistics()
+        sampled = "" if self.sample_ratio == 1.0 else f" sample_ratio={self.sample_ratio}"
         return (
-            f"<Tracer handlers={len(self._handlers)} held={stats.queued}"
+            f"<Tracer handlers={len(self._handlers)}{sampled} held={stats.queued}"
             f" handled={stats.handled} dropped={stats.dropped}>"
         )

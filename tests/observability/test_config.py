@@ -104,3 +104,20 @@ def test_handlers_made_before_a_failure_are_closed(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="OTEL_TRACES_SAMPLER"):
         tracer_from_env(environ)
     assert path.exists()  # it was opened, and then closed again
+
+
+@pytest.mark.parametrize(("value", "ratio"), [("", 1.0), ("0.25", 0.25), (" 0 ", 0.0)])
+def test_sample_ratio_from_the_environment(value: str, ratio: float) -> None:
+    tracer = tracer_from_env({"LLMGINE_TRACE": "console", "LLMGINE_TRACE_SAMPLE": value})
+    assert tracer is not None
+    assert tracer.sample_ratio == ratio
+
+
+@pytest.mark.parametrize("value", ["half", "1.5", "-0.1", "nan"])
+def test_a_bad_sample_ratio_says_what_was_expected(value: str) -> None:
+    environ = {"LLMGINE_TRACE": "console", "LLMGINE_TRACE_SAMPLE": value}
+    with pytest.raises(ConfigurationError) as info:
+        tracer_from_env(environ)
+    message = str(info.value)
+    assert "LLMGINE_TRACE_SAMPLE must be a ratio from 0 to 1" in message
+    assert repr(value) in message

@@ -271,6 +271,10 @@ async def test_nothing_the_handlers_do_comes_back(handler: ListHandler) -> None:
         ({"flush_interval": 0}, "'flush_interval' must be a positive number"),
         ({"flush_interval": float("inf")}, "'flush_interval' must be a positive number"),
         ({"flush_interval": True}, "'flush_interval' must be a positive number"),
+        ({"sample_ratio": 1.5}, "'sample_ratio' must be a number from 0 to 1"),
+        ({"sample_ratio": -0.1}, "'sample_ratio' must be a number from 0 to 1"),
+        ({"sample_ratio": float("nan")}, "'sample_ratio' must be a number from 0 to 1"),
+        ({"sample_ratio": "0.5"}, "'sample_ratio' must be a number from 0 to 1"),
     ],
 )
 def test_bad_settings_say_what_was_expected(
@@ -290,3 +294,7 @@ def test_repr_and_handlers(handler: ListHandler) -> None:
     tracer.emit(make_record())
     assert tracer.handlers == (handler,)
     assert repr(tracer) == "<Tracer handlers=1 held=1 handled=0 dropped=0>"
+    sampled = Tracer([handler], sample_ratio=0.25)
+    assert repr(sampled) == (
+        "<Tracer handlers=1 sample_ratio=0.25 held=0 handled=0 dropped=0>"
+    )
