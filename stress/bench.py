@@ -86,9 +86,21 @@ KNOWN: dict[str, tuple[str, str, float | str | None, bool]] = {
     "latency_p99_ms": ("publish p99, paced", "", "P99_TARGET_MS", True),
     "channel_latency_p99_ms": ("channel p99, paced", "", None, False),
     "quiet_vs_none": ("tracer on, untraced tells", "no tracer", 0.98, False),
-    "traced_vs_none": ("tracer on, traced tells", "no tracer", None, False),
+    "traced_vs_none": ("tracer on, every tell traced", "no tracer", None, False),
     "jsonl_quiet_vs_none": ("JSONL tracer, untraced tells", "no tracer", 0.70, False),
-    "jsonl_vs_none": ("JSONL tracer, traced tells", "no tracer", 0.70, False),
+    "jsonl_vs_none": ("JSONL tracer, every tell traced", "no tracer", None, False),
+    "jsonl_sampled_10_vs_none": (
+        "JSONL tracer, traced requests, 10% sampled",
+        "no tracer",
+        None,
+        False,
+    ),
+    "jsonl_sampled_1_vs_none": (
+        "JSONL tracer, traced requests, 1% sampled",
+        "no tracer",
+        None,
+        False,
+    ),
 }
 
 

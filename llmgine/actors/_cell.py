@@ -292,7 +292,28 @@ class Cell:
             self._current = item
             if type(item) is Envelope:
                 if item.traced:
-                    await self._handle_traced(item, receive)
+                    trace = item.trace
+                    if trace is None or trace.sampled or item.reply is not None:
+                        await self._handle_traced(item, receive)
+                    else:
+                        # A tell in a trace that is not sampled: pass the
+                        # context on to what the handler does; record nothing.
+                        _tracing.live_spans += 1
+                        token = current_trace.set(trace)
+                        try:
+                            result = await receive(item.message)
+                        except Exception as exc:
+                            self._handler_failed(item, exc)
+                            raise
+                        finally:
+                            current_trace.reset(token)
+                            _tracing.live_spans -= 1
+                        if type(result) is Failure:
+                            self._failed_tell(item, result)
+                        else:
+                            queue.processed += 1
+                            if breaker is not None and type(result) is not Deferred:
+                                breaker.success()
                 elif breaker is not None:
                     await self._handle_envelope(item, receive)
                 else:

@@ -342,8 +342,9 @@ class traced:
             global live_spans
             live_spans += 1
             self._token = current_trace.set(self._context)
-            self._wall = time.time()
-            self._start = time.perf_counter()
+            if self._span is not _NOOP:
+                self._wall = time.time()
+                self._start = time.perf_counter()
         return self._span
 
     def __exit__(

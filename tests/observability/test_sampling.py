@@ -7,7 +7,15 @@ from typing import Any
 
 import attrs
 
-from llmgine.actors import Actor, ActorRef, open_actor_system
+from llmgine.actors import (
+    Actor,
+    ActorRef,
+    BreakerState,
+    CircuitBreaker,
+    DeadLetterReason,
+    Failure,
+    open_actor_system,
+)
 from llmgine.actors._tracing import (
     SAMPLE_ALL,
     TraceContext,
@@ -176,3 +184,44 @@ def test_fast_constructors_build_equal_objects() -> None:
     built = make_record(*fields.values())  # type: ignore[arg-type]
     assert built == TraceRecord(**fields)  # type: ignore[arg-type]
     assert attrs.asdict(built) == attrs.asdict(TraceRecord(**fields))  # type: ignore[arg-type]
+
+
+class Picky(Actor):
+    """Told work: handled, answered with a Failure, or a crash; counts them."""
+
+    def __init__(self, seen: list[str]) -> None:
+        self.seen = seen
+
+    async def receive(self, message: Any) -> Any:
+        self.seen.append(f"{message!r} in {current_trace.get() is not None}")
+        match message:
+            case Work(n=0):
+                return Failure(ValueError("zero"))
+            case Fail():
+                raise ValueError("no")
+        return None
+
+
+async def test_tells_in_an_unsampled_trace_carry_its_context_and_are_accounted() -> None:
+    seen: list[str] = []
+    handler = ListHandler()
+    breaker = CircuitBreaker(max_failures=5, reset_timeout=1.0)
+    async with open_actor_system(
+        "app", tracer=Tracer([handler], sample_ratio=0.0)
+    ) as system:
+        ref = await system.spawn(
+            functools.partial(Picky, seen), name="picky", breaker=breaker
+        )
+        with traced(RecordKind.CUSTOM, "request"):
+            for message in (Work(1), Work(0), Fail(), Work(2)):
+                await ref.tell(message)
+        await system.wait_until_idle()
+        stats = ref.statistics()
+        # the handler saw the trace's context every time, even unsampled
+        assert seen == [f"{m!r} in True" for m in (Work(1), Work(0), Fail(), Work(2))]
+        assert (stats.processed, stats.failed, stats.dead_lettered) == (2, 2, 2)
+        assert stats.restarts == 1
+        assert stats.breaker is BreakerState.CLOSED  # the last success closed the run
+        reasons = [letter.reason for letter in system.dead_letters.list()]
+        assert reasons == [DeadLetterReason.HANDLER_FAILED] * 2
+    assert [r for r in handler.records if r.duration is not None] == []
