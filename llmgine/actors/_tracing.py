@@ -31,7 +31,6 @@ __all__ = [
     "make_context",
     "make_record",
     "new_span_id",
-    "new_trace_id",
     "start_context",
     "traced",
 ]
@@ -68,11 +67,6 @@ _bits = random.Random(os.urandom(16)).getrandbits
 #: ``TraceIdRatioBased`` rule), and no 64-bit number reaches 2**64.
 SAMPLE_ALL = 1 << 64
 _LOW64 = SAMPLE_ALL - 1
-
-
-def new_trace_id() -> str:
-    """A fresh 128-bit trace id as 32 hex digits (W3C / OpenTelemetry shape)."""
-    return (_bits(128) or 1).to_bytes(16, "big").hex()
 
 
 def new_span_id() -> str:

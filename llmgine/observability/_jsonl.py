@@ -15,15 +15,15 @@ than the write itself and would need its own ordering and back-pressure.
 from __future__ import annotations
 
 import json
+import json.encoder
 import math
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 import cattrs
-from cattrs.fns import identity
-from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+from cattrs.gen import make_dict_structure_fn, override
 
 from llmgine._exceptions import ConfigurationError
 from llmgine.actors._tracing import RecordKind, TraceRecord
@@ -31,12 +31,16 @@ from llmgine.observability._redact import redact_record
 
 __all__ = ["JsonlHandler", "make_converter", "read_jsonl"]
 
-_PLAIN = (str, int, bool, type(None))
+# JSON-safe as they are (finite floats too, but they need a look)
+_PLAIN = frozenset({str, int, bool, type(None)})
 
 
 def _json_safe(value: object) -> object:
     if type(value) in _PLAIN:
         return value
+    # before the isinstance() checks: the one against the Mapping ABC is slow
+    if type(value) is tuple or type(value) is list:
+        return [_json_safe(v) for v in value]
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
     if isinstance(value, str):  # str subclasses such as StrEnum members
@@ -57,7 +61,42 @@ def _json_safe(value: object) -> object:
 
 
 def _json_safe_mapping(attributes: Mapping[Any, object]) -> dict[str, object]:
-    return {str(k): _json_safe(v) for k, v in attributes.items()}
+    # string keys and plain values, the common case, cost no call
+    safe: dict[str, object] = {}
+    plain = _PLAIN
+    for key, value in attributes.items():
+        safe[key if type(key) is str else str(key)] = (
+            value if type(value) in plain else _json_safe(value)
+        )
+    return safe
+
+
+def _unstructure_record(record: TraceRecord) -> dict[str, Any]:
+    # Written out by hand: the dict make_dict_unstructure_fn with
+    # omit_if_default would build, at half its cost.
+    data: dict[str, Any] = {
+        # what .value returns, without the enum property's Python-level call
+        "kind": record.kind._value_,
+        "name": record.name,
+        "trace_id": record.trace_id,
+        "span_id": record.span_id,
+        "at": record.at,
+    }
+    # absent fields read back as their defaults (None, {}): lines stay short,
+    # and jq sees null for them all the same
+    if record.parent_id is not None:
+        data["parent_id"] = record.parent_id
+    if record.duration is not None:
+        data["duration"] = record.duration
+    if record.actor is not None:
+        data["actor"] = record.actor
+    if record.error is not None:
+        data["error"] = record.error
+    if record.error_type is not None:
+        data["error_type"] = record.error_type
+    if record.attributes:
+        data["attributes"] = _json_safe_mapping(record.attributes)
+    return data
 
 
 def _structure_attributes(value: object, _: object) -> dict[str, object]:
@@ -69,25 +108,7 @@ def _structure_attributes(value: object, _: object) -> dict[str, object]:
 def make_converter() -> cattrs.Converter:
     """The converter between :class:`TraceRecord` and JSON-ready dicts."""
     converter = cattrs.Converter()
-    converter.register_unstructure_hook(
-        TraceRecord,
-        make_dict_unstructure_fn(
-            TraceRecord,
-            converter,
-            # absent fields read back as their defaults (None, {}): lines stay
-            # short, and jq sees null for them all the same
-            _cattrs_omit_if_default=True,
-            kind=override(unstruct_hook=lambda kind: kind.value),
-            at=override(omit_if_default=False),
-            attributes=override(unstruct_hook=_json_safe_mapping),
-            # plain JSON values already: no per-field hook call
-            parent_id=override(unstruct_hook=identity),
-            duration=override(unstruct_hook=identity),
-            actor=override(unstruct_hook=identity),
-            error=override(unstruct_hook=identity),
-            error_type=override(unstruct_hook=identity),
-        ),
-    )
+    converter.register_unstructure_hook(TraceRecord, _unstructure_record)
     converter.register_structure_hook(
         TraceRecord,
         make_dict_structure_fn(
@@ -104,8 +125,37 @@ _converter = make_converter()
 _unstructure: Callable[[TraceRecord], dict[str, Any]] = _converter.get_unstructure_hook(
     TraceRecord
 )
-# One encoder, built once: json.dumps() with options builds a new one per call.
-_encode = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+
+
+def _make_iterencode(
+    make_encoder: Callable[..., Any] | None,
+) -> Callable[[object, int], Iterable[str]]:
+    """``iterencode(data, 0)``: compact, ASCII, strict JSON text in chunks."""
+    encoder = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+    if make_encoder is None:
+        return lambda data, _: encoder.iterencode(data)
+    # JSONEncoder.encode() builds this C encoder afresh on every call. No
+    # circular-reference markers: the data is new dicts and lists every time,
+    # and a shared markers dict would keep stale entries after an error.
+    iterencode: Callable[[object, int], Iterable[str]] = make_encoder(
+        None,
+        encoder.default,
+        json.encoder.encode_basestring_ascii,
+        None,
+        encoder.key_separator,
+        encoder.item_separator,
+        encoder.sort_keys,
+        encoder.skipkeys,
+        encoder.allow_nan,
+    )
+    return iterencode
+
+
+# None where the C accelerator is missing
+_iterencode = _make_iterencode(getattr(json.encoder, "c_make_encoder", None))
+# Between two records of a batch encoded as one JSON array. Inside a string
+# '"' is escaped, so only a nested object whose first key is "kind" repeats it.
+_BETWEEN = '},{"kind":'
 
 
 def _positive_or_none(name: str, value: object) -> int | None:
@@ -150,14 +200,17 @@ class JsonlHandler:
         file = self._file
         if file is None:
             raise ConfigurationError(f"JsonlHandler({str(self.path)!r}) is closed")
-        lines = [_line(redact_record(record)) for record in records]
+        text = _text(records)
         limit = self.max_bytes
-        if limit is None:
-            file.write("".join(lines))
-            self._size += sum(map(len, lines))
+        size = self._size + len(text)
+        if limit is None or size <= limit:
+            file.write(text)
         else:
             start = 0
             size = self._size
+            # JSON text from ensure_ascii escapes every control character: the
+            # only line breaks are the ones between records
+            lines = text.splitlines(keepends=True)
             for i, line in enumerate(lines):
                 if size > 0 and size + len(line) > limit:
                     file.write("".join(lines[start:i]))
@@ -165,7 +218,7 @@ class JsonlHandler:
                     start, size = i, 0
                 size += len(line)
             file.write("".join(lines[start:]))
-            self._size = size
+        self._size = size
         file.flush()
 
     def _rotate(self) -> TextIO:
@@ -193,14 +246,29 @@ class JsonlHandler:
         return f"JsonlHandler({str(self.path)!r})"
 
 
-def _line(record: TraceRecord) -> str:
-    data = _unstructure(record)
+def _text(records: Sequence[TraceRecord]) -> str:
+    """The lines for ``records``, each ending in a newline."""
     try:
-        text = _encode(data)
+        data = [_unstructure(redact_record(record)) for record in records]
+        # one array for the batch: a single call into the encoder
+        text = "".join(_iterencode(data, 0))
+    except Exception:
+        # a non-finite time, or a record that cannot be written: one by one,
+        # to mend the former and to fail on the first of the latter
+        return "".join([_line(_unstructure(redact_record(r))) for r in records])
+    if text.count(_BETWEEN) != len(data) - 1:  # the marker nested in a record
+        return "".join([_line(d) for d in data])
+    return text[1:-1].replace(_BETWEEN, '}\n{"kind":') + "\n"
+
+
+def _line(data: dict[str, Any]) -> str:
+    try:
+        text = "".join(_iterencode(data, 0))
     except ValueError:  # a non-finite float
-        data["at"] = _json_safe(data["at"])
-        data["duration"] = _json_safe(data["duration"])
-        text = _encode(data)
+        for key in ("at", "duration"):
+            if key in data:
+                data[key] = _json_safe(data[key])
+        text = "".join(_iterencode(data, 0))
     return text + "\n"
 
 

@@ -7,8 +7,8 @@ error message never reaches a console, a file or a collector. Two checks run:
 - attribute *keys* that name a credential (``authorization``, ``api_key``,
   ``x-api-key``, ``x-goog-api-key``, ``password``, ``secret``, an access or
   auth ``token``...) have their whole value replaced;
-- string *values* anywhere (attributes, nested mappings and lists, the error
-  text) have anything shaped like a key (``sk-...``, ``Bearer ...``,
+- string *values* anywhere (attributes, nested mappings, lists and sets, the
+  error text) have anything shaped like a key (``sk-...``, ``Bearer ...``,
   ``AIza...``, ``api_key=...``) replaced.
 
 Token *counts* (``gen_ai.usage.input_tokens``, ``gen_ai.request.max_tokens``)
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from operator import is_
 
 import attrs
 
@@ -52,20 +53,27 @@ _SECRET_VALUE = re.compile(
 
 # Attribute keys are few and repeat: remember the verdict per key. Short
 # string values repeat too (actor paths, message types): remember the clean ones.
-_key_cache: dict[str, bool] = {}
+# Only exact str is looked up or remembered: a str subclass may compare equal
+# to a text it does not hold.
+_clean_keys: set[str] = set()
+_secret_keys: set[str] = set()
 _KEY_CACHE_LIMIT = 4096
-_clean_strings: dict[str, None] = {}
+_clean_strings: set[str] = set()
 _CLEAN_LIMIT = 4096
 _CLEAN_LENGTH = 64
 _SCALARS = frozenset({int, float, bool, type(None)})
 
 
 def _secret_key(key: str) -> bool:
-    verdict = _key_cache.get(key)
-    if verdict is None:
-        verdict = _SECRET_KEY.search(key) is not None
-        if len(_key_cache) < _KEY_CACHE_LIMIT:
-            _key_cache[key] = verdict
+    if type(key) is not str:
+        return _SECRET_KEY.search(key) is not None
+    if key in _clean_keys:
+        return False
+    if key in _secret_keys:
+        return True
+    verdict = _SECRET_KEY.search(key) is not None
+    if len(_clean_keys) + len(_secret_keys) < _KEY_CACHE_LIMIT:
+        (_secret_keys if verdict else _clean_keys).add(key)
     return verdict
 
 
@@ -82,16 +90,45 @@ def redact_text(text: str) -> str:
 
 
 def _value(value: object) -> object:
+    if type(value) is str:
+        return _clean_string(value)
+    if type(value) in _SCALARS:
+        return value
+    # before the isinstance() checks: the one against the Mapping ABC is slow
+    if type(value) is tuple or type(value) is list:
+        return _sequence(value)
     if isinstance(value, str):
         return redact_text(value)
     if isinstance(value, Mapping):
         return redact(value)
     if isinstance(value, list | tuple):
-        items = [_value(v) for v in value]
-        if all(a is b for a, b in zip(items, value, strict=True)):
+        return _sequence(value)
+    if isinstance(value, set | frozenset):
+        members = [_value(v) for v in value]
+        if all(map(is_, members, value)):
             return value
-        return items if isinstance(value, list) else tuple(items)
+        return set(members) if isinstance(value, set) else frozenset(members)
     return value
+
+
+def _sequence(value: list[object] | tuple[object, ...]) -> object:
+    items = [_value(v) for v in value]
+    if all(map(is_, items, value)):
+        return value
+    return items if isinstance(value, list) else tuple(items)
+
+
+def _clean_string(value: str) -> str:
+    if value in _clean_strings:
+        return value
+    new = redact_text(value)
+    if (
+        new is value
+        and len(value) <= _CLEAN_LENGTH
+        and len(_clean_strings) < _CLEAN_LIMIT
+    ):
+        _clean_strings.add(value)
+    return new
 
 
 def redact(attributes: Mapping[str, object]) -> Mapping[str, object]:
@@ -101,16 +138,15 @@ def redact(attributes: Mapping[str, object]) -> Mapping[str, object]:
     case, which costs no copy); otherwise a new dict.
     """
     changed: dict[str, object] | None = None
-    clean = _clean_strings
+    clean_keys, clean, scalars = _clean_keys, _clean_strings, _SCALARS
     for key, value in attributes.items():
-        if _secret_key(str(key)):
-            new: object = REDACTED if value is not None else None
-        elif type(value) in _SCALARS or (type(value) is str and value in clean):
-            continue
-        elif type(value) is str:
-            new = redact_text(value)
-            if new is value and len(value) <= _CLEAN_LENGTH and len(clean) < _CLEAN_LIMIT:
-                clean[value] = None
+        # the common case, a known key and a plain or known value, with no call
+        if type(key) is str and key in clean_keys:
+            if type(value) in scalars or (type(value) is str and value in clean):
+                continue
+            new: object = _value(value)
+        elif _secret_key(str(key)):
+            new = REDACTED if value is not None else None
         else:
             new = _value(value)
         if new is not value:
@@ -122,8 +158,10 @@ def redact(attributes: Mapping[str, object]) -> Mapping[str, object]:
 
 def redact_record(record: TraceRecord) -> TraceRecord:
     """``record`` with its attributes and error text redacted (itself if clean)."""
-    attributes = redact(record.attributes) if record.attributes else record.attributes
-    error = redact_text(record.error) if record.error else record.error
-    if attributes is record.attributes and error is record.error:
+    attributes = record.attributes
+    error = record.error
+    new_attributes = redact(attributes) if attributes else attributes
+    new_error = redact_text(error) if error else error
+    if new_attributes is attributes and new_error is error:
         return record
-    return attrs.evolve(record, attributes=attributes, error=error)
+    return attrs.evolve(record, attributes=new_attributes, error=new_error)

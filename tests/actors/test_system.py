@@ -321,3 +321,29 @@ async def test_a_tell_inside_a_span_is_traced_and_one_outside_is_not() -> None:
         await system.wait_until_idle()
     [message] = [r for r in sink.records if r.kind is RecordKind.MESSAGE]
     assert message.parent_id == span.context.span_id  # type: ignore[union-attr]
+
+
+class Slow(Actor):
+    """Sleeps on every message (time is a MockClock's)."""
+
+    async def receive(self, message: Any) -> Any:
+        await trio.sleep(1.0)
+        return message
+
+
+async def test_several_tasks_wait_until_idle_together(autojump_clock: Any) -> None:
+    async with open_actor_system("app") as system:
+        ref = await system.spawn(Slow, name="slow")
+        for n in range(3):
+            await ref.tell(n)
+        woke: list[float] = []
+
+        async def waiter() -> None:
+            await system.wait_until_idle()
+            woke.append(trio.current_time())
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(waiter)
+            nursery.start_soon(waiter)
+        assert woke == [3.0, 3.0]
+        assert ref.statistics().processed == 3

@@ -5,13 +5,21 @@ from __future__ import annotations
 import enum
 import json
 from pathlib import Path
+from typing import NamedTuple
 
+import cattrs
 import pytest
+from cattrs.gen import make_dict_unstructure_fn, override
 
 from llmgine._exceptions import ConfigurationError
-from llmgine.actors._tracing import RecordKind
+from llmgine.actors._tracing import RecordKind, TraceRecord
 from llmgine.observability import JsonlHandler, read_jsonl
-from llmgine.observability._jsonl import make_converter
+from llmgine.observability._jsonl import (
+    _iterencode,
+    _json_safe_mapping,
+    _make_iterencode,
+    make_converter,
+)
 
 from ._records import make_record
 
@@ -23,6 +31,11 @@ class Colour(enum.StrEnum):
 class Opaque:
     def __repr__(self) -> str:
         return "<opaque>"
+
+
+class Point(NamedTuple):
+    x: int
+    y: int
 
 
 def _lines(path: Path) -> list[dict[str, object]]:
@@ -87,6 +100,7 @@ def test_attributes_become_json_safe(tmp_path: Path) -> None:
             make_record(
                 attributes={
                     "tuple": ("stop", "length"),
+                    "named": Point(1, 2),
                     "nested": {"inner": (1, 2), 3: Colour.RED},
                     "set": {"b", "a"},
                     "mixed_set": frozenset({1, "a"}),
@@ -110,6 +124,7 @@ def test_attributes_become_json_safe(tmp_path: Path) -> None:
     assert data["duration"] == "nan"
     attributes = data["attributes"]
     assert attributes["tuple"] == ["stop", "length"]
+    assert attributes["named"] == [1, 2]
     assert attributes["nested"] == {"inner": [1, 2], "3": "red"}
     assert attributes["set"] == ["a", "b"]
     assert sorted(map(str, attributes["mixed_set"])) == ["1", "a"]
@@ -118,6 +133,92 @@ def test_attributes_become_json_safe(tmp_path: Path) -> None:
     assert attributes["nan"] == "nan"
     assert attributes["big"] == 10**30
     assert (attributes["flag"], attributes["ratio"]) == (True, 0.5)
+
+
+def _varied_records() -> list[TraceRecord]:
+    return [
+        make_record(),
+        make_record(duration=None, attributes={"n": 1, "s": "x", "none": None}),
+        make_record(
+            RecordKind.MESSAGE,
+            "receive Boom",
+            parent_id="a" * 16,
+            actor="/app/b",
+            error="ValueError: boom ✗",
+            error_type="ValueError",
+            attributes={"nested": {1: (2.5, Colour.RED)}, "big": 10**30, "o": Opaque()},
+        ),
+        # empty strings are not defaults: they are written
+        make_record(parent_id="", actor="", error="", error_type="", duration=0.0),
+    ]
+
+
+def test_the_hook_builds_what_cattrs_would() -> None:
+    # the dict make_dict_unstructure_fn builds, key order included; a field
+    # added to TraceRecord and missing from the hook fails here
+    generated = make_dict_unstructure_fn(
+        TraceRecord,
+        cattrs.Converter(),
+        _cattrs_omit_if_default=True,
+        kind=override(unstruct_hook=lambda kind: kind.value),
+        at=override(omit_if_default=False),
+        attributes=override(unstruct_hook=_json_safe_mapping),
+    )
+    converter = make_converter()
+    for record in _varied_records():
+        data = converter.unstructure(record)
+        assert list(data.items()) == list(generated(record).items())
+        if record.attributes:
+            assert data["attributes"] is not record.attributes  # a copy to change
+
+
+def test_the_text_is_the_same_without_the_c_encoder() -> None:
+    data = [make_converter().unstructure(r) for r in _varied_records()]
+    expected = json.dumps(data, separators=(",", ":"), allow_nan=False)
+    assert "".join(_iterencode(data, 0)) == expected
+    assert "".join(_make_iterencode(None)(data, 0)) == expected
+
+
+def test_records_that_look_like_a_line_break_get_one_line_each(tmp_path: Path) -> None:
+    path = tmp_path / "trace.jsonl"
+    records = [
+        make_record(attributes={"calls": [{"kind": "a"}, {"kind": "b"}]}),
+        make_record(attributes={"text": '},{"kind":"x"}\n'}),
+        make_record(),
+    ]
+    handler = JsonlHandler(path)
+    handler.handle(records)
+    handler.close()
+    assert len(path.read_text().splitlines()) == 3
+    assert read_jsonl(path) == records
+
+
+def test_one_non_finite_time_leaves_the_rest_of_the_batch_alone(tmp_path: Path) -> None:
+    path = tmp_path / "trace.jsonl"
+    handler = JsonlHandler(path)
+    handler.handle(
+        [
+            make_record(name="before"),
+            make_record(name="odd", at=float("nan"), duration=float("-inf")),
+            make_record(name="after"),
+        ]
+    )
+    handler.handle([])  # nothing to write
+    handler.close()
+    lines = _lines(path)
+    assert [line["name"] for line in lines] == ["before", "odd", "after"]
+    assert (lines[1]["at"], lines[1]["duration"]) == ("nan", "-inf")
+    assert lines[2]["at"] == 1_700_000_000.25
+
+
+def test_a_batch_with_an_unwritable_record_writes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "trace.jsonl"
+    handler = JsonlHandler(path)
+    unwritable = make_record(at=object())  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        handler.handle([make_record(), unwritable])
+    handler.close()
+    assert path.read_text() == ""
 
 
 def test_int_subclasses_are_plain_ints() -> None:
@@ -250,3 +351,29 @@ def test_read_jsonl_says_where_a_bad_line_is(tmp_path: Path, bad: str) -> None:
 def test_bad_settings(tmp_path: Path, kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         JsonlHandler(tmp_path / "t.jsonl", **kwargs)  # type: ignore[arg-type]
+
+
+def test_a_point_event_at_a_non_finite_time_is_written(tmp_path: Path) -> None:
+    path = tmp_path / "trace.jsonl"
+    handler = JsonlHandler(path)
+    handler.handle(
+        [
+            make_record(name="before"),
+            make_record(name="odd", at=float("nan"), duration=None),
+        ]
+    )
+    handler.close()
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [line["name"] for line in lines] == ["before", "odd"]
+    assert lines[1]["at"] == "nan"
+    assert "duration" not in lines[1]
+
+
+def test_secrets_in_a_set_never_reach_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "trace.jsonl"
+    handler = JsonlHandler(path)
+    handler.handle([make_record(attributes={"seen": {"sk-" + "a" * 40, "plain"}})])
+    handler.close()
+    text = path.read_text()
+    assert "sk-" not in text
+    assert json.loads(text)["attributes"]["seen"] == ["[REDACTED]", "plain"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from llmgine.observability import redact, redact_record
@@ -129,6 +131,62 @@ def test_clean_records_are_not_copied() -> None:
     assert redact_record(bare) is bare
 
 
+class _Label(str):
+    pass
+
+
+class _HeaderName:
+    def __str__(self) -> str:
+        return _Label("x-api-key")
+
+
+class _Disguised(str):
+    """Equal to a harmless key, but written out as a credential's name."""
+
+    def __str__(self) -> str:
+        return "api_key"
+
+
+class _Lookalike(str):
+    """Equal to every string, whatever it holds."""
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    def __hash__(self) -> int:
+        return hash("plain")
+
+
+class _Args(list[str]):
+    pass
+
+
+def test_keys_are_judged_by_their_text_not_by_equality() -> None:
+    from llmgine.observability import _redact
+
+    assert redact({"message.type": "v"}) == {"message.type": "v"}  # a known key now
+    assert list(redact({_Disguised("message.type"): "v"}).values()) == [REDACTED]
+    header: dict[Any, object] = {_HeaderName(): "v"}
+    assert list(redact(header).values()) == [REDACTED]
+    # only plain str is remembered
+    assert {type(k) for k in _redact._secret_keys | _redact._clean_keys} == {str}
+
+
+def test_values_are_judged_by_their_text_not_by_equality() -> None:
+    assert redact({"note": "plain"}) == {"note": "plain"}  # a known value now
+    # repr(), as == would believe a _Lookalike
+    assert repr(redact({"note": _Lookalike(OPENAI_KEY)})) == repr({"note": REDACTED})
+    assert repr(redact({"note": [_Lookalike(OPENAI_KEY)]})) == repr({"note": [REDACTED]})
+
+
+def test_list_subclasses_are_redacted_as_lists() -> None:
+    cleaned = redact({"args": _Args(["plain", OPENAI_KEY])})
+    assert cleaned == {"args": ["plain", REDACTED]}
+    assert type(cleaned["args"]) is list
+    args = _Args(["plain"])
+    assert redact({"args": args})["args"] is args
+
+
 def test_verdicts_are_right_when_the_key_cache_is_full(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -136,4 +194,12 @@ def test_verdicts_are_right_when_the_key_cache_is_full(
 
     monkeypatch.setattr(_redact, "_KEY_CACHE_LIMIT", 0)
     assert redact({"uncached_api_key": "v"}) == {"uncached_api_key": REDACTED}
-    assert "uncached_api_key" not in _redact._key_cache
+    assert "uncached_api_key" not in _redact._secret_keys | _redact._clean_keys
+
+
+def test_secrets_inside_sets_are_redacted() -> None:
+    cleaned = redact({"keys": {OPENAI_KEY, "plain"}, "frozen": frozenset({GOOGLE_KEY})})
+    assert cleaned == {"keys": {REDACTED, "plain"}, "frozen": frozenset({REDACTED})}
+    assert type(cleaned["frozen"]) is frozenset
+    clean = {"plain", "words"}
+    assert redact({"tags": clean})["tags"] is clean
