@@ -308,12 +308,7 @@ class Cell:
                         finally:
                             current_trace.reset(token)
                             _tracing.live_spans -= 1
-                        if type(result) is Failure:
-                            self._failed_tell(item, result)
-                        else:
-                            queue.processed += 1
-                            if breaker is not None and type(result) is not Deferred:
-                                breaker.success()
+                        self._settle(item, result)
                 elif breaker is not None:
                     await self._handle_envelope(item, receive)
                 else:
