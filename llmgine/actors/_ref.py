@@ -99,7 +99,9 @@ class ActorRef:
             if not self._overflow(message, priority, None):
                 return
         # The fast path of queue.push, inlined: this is the hottest line in llmgine.
-        if cell.traced and _tracing.live_spans:
+        # While no span is open anywhere (the usual case) one check decides,
+        # tracer or not: an installed tracer costs untraced tells nothing.
+        if _tracing.live_spans and cell.traced:
             trace = current_trace.get()
             if trace is not None:
                 message = Envelope(message, trace, True)
