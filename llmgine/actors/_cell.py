@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -16,17 +14,9 @@ from ._dead_letters import DeadLetter, DeadLetterReason
 from ._deferred import Deferred
 from ._envelope import Envelope
 from ._mailbox import MailboxQueue
+from ._message_span import MessageSpans, handle_traced
 from ._ref import ActorRef, ActorStatistics
-from ._tracing import (
-    SAMPLE_ALL,
-    RecordKind,
-    TraceContext,
-    current_trace,
-    describe_error,
-    make_context,
-    make_record,
-    new_span_id,
-)
+from ._tracing import RecordKind, current_trace
 
 if TYPE_CHECKING:
     from ._supervisor import ChildSpec, Supervisor
@@ -55,13 +45,8 @@ class Cell:
             else BreakerRuntime(spec.breaker, self._breaker_changed)
         )
         self.traced = system.tracer is not None
-        self._sample_bound: int = getattr(system.tracer, "sample_bound", SAMPLE_ALL)
-        # The attributes of every message span, shared (read-only) by them all.
-        self._tell_attributes = MappingProxyType(
-            {"llmgine.actor.path": self.path, "llmgine.ask": False}
-        )
-        self._ask_attributes = MappingProxyType(
-            {"llmgine.actor.path": self.path, "llmgine.ask": True}
+        self.spans = (
+            None if system.tracer is None else MessageSpans(system.tracer, self.path)
         )
         self.ref = ActorRef(self)
         self.restarts = 0
@@ -294,7 +279,7 @@ class Cell:
                 if item.traced:
                     trace = item.trace
                     if trace is None or trace.sampled or item.reply is not None:
-                        await self._handle_traced(item, receive)
+                        await handle_traced(self, item, receive)
                     else:
                         # A tell in a trace that is not sampled: pass the
                         # context on to what the handler does; record nothing.
@@ -303,23 +288,23 @@ class Cell:
                         try:
                             result = await receive(item.message)
                         except Exception as exc:
-                            self._handler_failed(item, exc)
+                            self.handler_failed(item, exc)
                             raise
                         finally:
                             current_trace.reset(token)
                             _tracing.live_spans -= 1
-                        self._settle(item, result)
+                        self.settle(item, result)
                 elif breaker is not None:
                     await self._handle_envelope(item, receive)
                 else:
                     try:
                         result = await receive(item.message)
                     except Exception as exc:
-                        self._handler_failed(item, exc)
+                        self.handler_failed(item, exc)
                         raise
                     reply = item.reply
                     if reply is None or type(result) is Failure:
-                        self._settle(item, result)
+                        self.settle(item, result)
                     else:
                         queue.processed += 1
                         if type(result) is not Deferred:  # reply.set_value, inlined
@@ -340,7 +325,7 @@ class Cell:
                         breaker.failure()
                     raise
                 if type(result) is Failure:
-                    self._failed_tell(item, result)
+                    self.failed_tell(item, result)
                 else:
                     queue.processed += 1
                     if breaker is not None and type(result) is not Deferred:
@@ -355,87 +340,15 @@ class Cell:
         try:
             result = await receive(envelope.message)
         except Exception as exc:
-            self._handler_failed(envelope, exc)
+            self.handler_failed(envelope, exc)
             raise
-        self._settle(envelope, result)
+        self.settle(envelope, result)
 
-    async def _handle_traced(self, envelope: Envelope, receive: Any) -> None:
-        """Handle a message inside its own ``receive`` span (as ``traced`` would).
-
-        Written out rather than with ``traced``: this runs once per traced
-        message. The span is a child of the sender's context; failures are
-        filed in the sender's context, as they were before the span opened.
-        """
-        message = envelope.message
-        parent = envelope.trace
-        if parent is None:  # an ask from untraced code: a trace of its own
-            ctx = TraceContext.new_root(self._sample_bound)
-            parent_id = None
-        elif parent.sampled:
-            ctx = make_context(parent.trace_id, new_span_id())
-            parent_id = parent.span_id
-        else:
-            ctx = parent  # not sampled: pass the context on, record nothing
-        recording = ctx.sampled
-        if recording:
-            wall = time.time()
-            start = time.perf_counter()
-        _tracing.live_spans += 1
-        token = current_trace.set(ctx)
-        try:
-            result = await receive(message)
-        except Exception as exc:
-            if recording:
-                self._emit_message_span(envelope, ctx, parent_id, wall, start, exc)
-            current_trace.set(parent)
-            self._handler_failed(envelope, exc)
-            raise
-        finally:
-            current_trace.reset(token)
-            _tracing.live_spans -= 1
-        if recording:
-            self._emit_message_span(envelope, ctx, parent_id, wall, start, None)
-        if envelope.reply is None and type(result) is Failure:
-            token = current_trace.set(parent)
-            try:
-                self._failed_tell(envelope, result)
-            finally:
-                current_trace.reset(token)
-            return
-        self._settle(envelope, result)
-
-    def _emit_message_span(
-        self,
-        envelope: Envelope,
-        ctx: TraceContext,
-        parent_id: str | None,
-        wall: float,
-        start: float,
-        error: BaseException | None,
-    ) -> None:
-        duration = time.perf_counter() - start
-        ask = envelope.reply is not None
-        self.system.tracer.emit(  # type: ignore[union-attr]
-            make_record(
-                RecordKind.MESSAGE,
-                f"receive {type(envelope.message).__name__}",
-                ctx.trace_id,
-                ctx.span_id,
-                parent_id,
-                wall,
-                duration,
-                self.path,
-                None if error is None else describe_error(error),
-                None if error is None else type(error).__qualname__,
-                self._ask_attributes if ask else self._tell_attributes,
-            )
-        )
-
-    def _settle(self, envelope: Envelope, result: object) -> None:
+    def settle(self, envelope: Envelope, result: object) -> None:
         """Count a handled envelope, answer its ask, tell the breaker."""
         reply = envelope.reply
         if reply is None and type(result) is Failure:
-            self._failed_tell(envelope, result)
+            self.failed_tell(envelope, result)
             return
         self.queue.processed += 1
         if type(result) is Deferred:
@@ -453,7 +366,7 @@ class Cell:
         if counted:
             breaker.success()  # type: ignore[union-attr]
 
-    def _handler_failed(self, envelope: Envelope, error: Exception) -> None:
+    def handler_failed(self, envelope: Envelope, error: Exception) -> None:
         self._current = None
         self.queue.failed += 1
         self.dead_letter(envelope, DeadLetterReason.HANDLER_FAILED, error)
@@ -461,7 +374,7 @@ class Cell:
         if self.breaker is not None and not (reply is not None and reply.abandoned):
             self.breaker.failure()
 
-    def _failed_tell(self, item: object, result: Failure) -> None:
+    def failed_tell(self, item: object, result: Failure) -> None:
         """A told message answered with Failure: nobody hears it, so file it."""
         self.queue.failed += 1
         self.dead_letter(item, DeadLetterReason.HANDLER_FAILED, result.error)
