@@ -283,6 +283,8 @@ class Cell:
                     else:
                         # A tell in a trace that is not sampled: pass the
                         # context on to what the handler does; record nothing.
+                        # (handle_traced does the same, but its extra frame
+                        # costs a sampled-at-1% workload about 15%.)
                         _tracing.live_spans += 1
                         token = current_trace.set(trace)
                         try:
