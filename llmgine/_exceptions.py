@@ -4,6 +4,7 @@ The tree::
 
     LLMgineError
     ├── ConfigurationError          bad arguments or settings (also a ValueError)
+    ├── JSONNestingError            JSON nested deeper than llmgine reads (a ValueError)
     ├── MailboxFull                 a message was refused at the door
     ├── AskTimeout                  no reply in time (also a TimeoutError)
     ├── ActorStopped                tell/ask to an actor that has stopped
@@ -46,6 +47,7 @@ __all__ = [
     "DuplicateHandlerError",
     "EngineError",
     "HandlerError",
+    "JSONNestingError",
     "LLMgineError",
     "MailboxFull",
     "MalformedResponseError",
@@ -199,3 +201,13 @@ class MaxStepsExceeded(EngineError):
 
 class UsageLimitExceeded(EngineError):
     """A turn went past its usage limit."""
+
+
+class JSONNestingError(LLMgineError, ValueError):
+    """A JSON document nests arrays and objects deeper than llmgine reads.
+
+    Raised before the document reaches Python's recursive decoder (see
+    ``llmgine._json.MAX_DEPTH``); each seam turns it into its own typed
+    answer (a ``MalformedResponseError`` from a provider, an error result
+    from a tool, exit status 2 from ``llmgine trace``).
+    """

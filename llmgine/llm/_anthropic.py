@@ -9,13 +9,13 @@ without the cached ones, which this codec adds back.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
 import httpx
 
+from .. import _json
 from .._exceptions import ProviderUnavailable
 from ._base import merge_extra
 from ._errors import error_from_body
@@ -231,6 +231,7 @@ class AnthropicCodec:
         provider = self.provider
         with decoding(provider):
             obj = req_obj(body, "$", provider)
+            _json.check_depth(obj)  # a reply nested too deep is refused whole
             if obj.get("type") == "error":
                 raise error_from_body(provider=provider, status=200, body=obj)
             blocks = opt_list(obj.get("content"), "content", provider)
@@ -280,7 +281,7 @@ class AnthropicStreamDecoder:
     def feed(self, event: SSEEvent) -> list[StreamEvent]:
         """The deltas one Messages stream event carries."""
         with decoding(self._provider):
-            return self._feed(req_obj(json.loads(event.data), "event", self._provider))
+            return self._feed(req_obj(_json.loads(event.data), "event", self._provider))
 
     def _feed(self, data: Mapping[str, Any]) -> list[StreamEvent]:
         provider = self._provider
@@ -365,6 +366,7 @@ class AnthropicProvider(HTTPProvider):
         retry: RetryPolicy | None = None,
         headers: Mapping[str, str] | None = None,
         default_max_tokens: int = 4096,
+        secret_headers: Iterable[str] = (),
     ) -> None:
         self.__key = resolve_key(api_key, ("ANTHROPIC_API_KEY",), "anthropic")
         super().__init__(
@@ -375,6 +377,7 @@ class AnthropicProvider(HTTPProvider):
             timeout=timeout,
             retry=retry,
             headers={"anthropic-version": API_VERSION, **(headers or {})},
+            secret_headers=secret_headers,
         )
 
     def _auth_headers(self) -> dict[str, str]:

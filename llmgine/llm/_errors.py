@@ -13,7 +13,6 @@ so one mapping reads them all. The wait the provider asks for comes from the
 from __future__ import annotations
 
 import email.utils
-import json
 import re
 import time
 from collections.abc import Mapping
@@ -21,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from .. import _json
 from .._exceptions import (
     AuthenticationError,
     BadRequestError,
@@ -33,6 +33,7 @@ from .._exceptions import (
     QuotaExceededError,
     RateLimitError,
 )
+from .._secrets import scrub, scrub_value
 
 __all__ = [
     "error_from_body",
@@ -41,6 +42,7 @@ __all__ = [
     "is_retryable",
     "parse_duration",
     "parse_retry_after",
+    "scrub_error",
 ]
 
 _REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-goog-request-id")
@@ -191,16 +193,17 @@ def error_from_body(
         raw = body.get("error")
         if isinstance(raw, Mapping):
             error = raw
-            message = str(raw.get("message") or "")
+            message = _label(raw.get("message"))
         elif isinstance(raw, str):
             message = raw
         elif isinstance(body.get("message"), str):
             message = body["message"]
     elif isinstance(body, str):
-        message = body[:_MAX_TEXT]
-    kind = str(error.get("type") or "")
-    code = str(error.get("code") or "")
-    rpc = str(error.get("status") or "")
+        message = body
+    message = message[:_MAX_TEXT]
+    kind = _label(error.get("type"))
+    code = _label(error.get("code"))
+    rpc = _label(error.get("status"))
     if not message:
         message = _reason(status)
     cls = _classify(status, kind, code, rpc, message, error)
@@ -209,14 +212,45 @@ def error_from_body(
         retry_after = _gemini_retry_delay(error)
     request_id = next((headers[h] for h in _REQUEST_ID_HEADERS if h in headers), None)
     label = kind or code or rpc
-    return cls(
-        f"{message} ({label})" if label and label not in message else message,
-        provider=provider,
-        status=status,
-        request_id=request_id,
-        retry_after=retry_after,
-        body=body,
+    return scrub_error(
+        cls(
+            f"{message} ({label})" if label and label not in message else message,
+            provider=provider,
+            status=status,
+            request_id=request_id,
+            retry_after=retry_after,
+            body=body,
+        )
     )
+
+
+def _label(value: object) -> str:
+    """A field of an error body as text: strings and numbers only."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return ""
+
+
+def scrub_error(error: ProviderError) -> ProviderError:
+    """``error`` with secrets scrubbed from its message, ``.body`` and args.
+
+    Every provider error passes through here before it is raised, so a key a
+    vendor echoes back (``"Incorrect API key provided: ..."``) never reaches
+    ``str(exc)``, ``repr(exc)``, ``exc.body``, a traceback or a store.
+    """
+    message = scrub(error.message)
+    if message is not error.message:
+        error.message = message
+        error.args = (message, *error.args[1:])
+    elif error.args and isinstance(error.args[0], str):
+        error.args = (scrub(error.args[0]), *error.args[1:])
+    if error.body is not None:
+        error.body = scrub_value(error.body)
+    if error.request_id is not None:
+        error.request_id = scrub(error.request_id)
+    return error
 
 
 def _reason(status: int) -> str:
@@ -231,9 +265,9 @@ def error_from_response(*, provider: str, response: httpx.Response) -> ProviderE
     content = response.content
     body: object
     try:
-        body = json.loads(content) if content else None
-    except ValueError:
-        body = content.decode("utf-8", "replace")
+        body = _json.loads(content) if content else None
+    except ValueError:  # not JSON, not UTF-8, or nested too deep: keep the text
+        body = content[: _MAX_TEXT * 8].decode("utf-8", "replace")
     return error_from_body(
         provider=provider,
         status=response.status_code,

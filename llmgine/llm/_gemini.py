@@ -10,13 +10,13 @@ inferred from ``functionCall`` parts, and calls without an id get one.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
 import httpx
 
+from .. import _json
 from .._exceptions import BadRequestError, ProviderUnavailable
 from ._base import merge_extra
 from ._errors import error_from_body
@@ -233,6 +233,7 @@ class GeminiCodec:
         provider = self.provider
         with decoding(provider):
             obj = req_obj(body, "$", provider)
+            _json.check_depth(obj)  # a reply nested too deep is refused whole
             if obj.get("error"):
                 raise error_from_body(provider=provider, status=200, body=obj)
             candidate = _candidate(obj, provider)
@@ -280,7 +281,7 @@ class GeminiStreamDecoder:
         """The deltas of one streamed chunk."""
         provider = self._provider
         with decoding(provider):
-            obj = req_obj(json.loads(event.data), "chunk", provider)
+            obj = req_obj(_json.loads(event.data), "chunk", provider)
             if obj.get("error"):
                 raise error_from_body(provider=provider, status=200, body=obj)
             self._id = opt_str(obj.get("responseId"), "responseId", provider) or self._id
@@ -344,6 +345,7 @@ class GeminiProvider(HTTPProvider):
         timeout: float = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         headers: Mapping[str, str] | None = None,
+        secret_headers: Iterable[str] = (),
     ) -> None:
         self.__key = resolve_key(
             api_key, ("GEMINI_API_KEY", "GOOGLE_API_KEY"), "gcp.gemini"
@@ -356,6 +358,7 @@ class GeminiProvider(HTTPProvider):
             timeout=timeout,
             retry=retry,
             headers=headers,
+            secret_headers=secret_headers,
         )
 
     def _auth_headers(self) -> dict[str, str]:

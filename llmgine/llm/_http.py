@@ -6,25 +6,31 @@ headers; :class:`HTTPProvider` does the rest with httpx on trio.
 
 from __future__ import annotations
 
+import codecs
 import functools
 import json
 import os
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+import re
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
 from contextlib import aclosing
-from typing import Any, cast
+from typing import Any
 
 import attrs
 import httpx
 import trio
 
+from .. import _json
 from .._exceptions import (
     AuthenticationError,
     ConfigurationError,
+    JSONNestingError,
     MalformedResponseError,
+    ProviderError,
     ProviderTimeout,
 )
+from .._secrets import is_secret_header, register_secret, register_secret_headers
 from ._base import Codec
-from ._errors import error_from_response, error_from_transport
+from ._errors import error_from_response, error_from_transport, scrub_error
 from ._retry import RetryPolicy
 from ._sse import SSEDecoder
 from ._stream import StreamAccumulator, StreamEvent
@@ -43,10 +49,12 @@ def resolve_key(api_key: str | None, env: tuple[str, ...], provider: str) -> str
     Raises :class:`AuthenticationError` naming the variables when none is set.
     """
     if api_key:
+        register_secret(api_key)
         return api_key
     for var in env:
         value = os.environ.get(var)
         if value:
+            register_secret(value)
             return value
     names = " or ".join(env)
     raise AuthenticationError(
@@ -61,6 +69,12 @@ class HTTPProvider:
     own; the provider closes only a client it made. ``timeout`` bounds each
     attempt (and each silence within a stream), in seconds; ``retry`` says
     which failures are tried again and how long to wait.
+
+    The key and the values of secret headers (``Authorization``,
+    ``x-api-key``, ``x-goog-api-key`` and any named in ``secret_headers``) are
+    registered with :func:`llmgine._secrets.register_secret`, so they are
+    replaced by ``[REDACTED]`` in every error, trace record and store, even
+    when the vendor echoes them back.
     """
 
     def __init__(
@@ -73,7 +87,15 @@ class HTTPProvider:
         timeout: float = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         headers: Mapping[str, str] | None = None,
+        secret_headers: Iterable[str] = (),
     ) -> None:
+        if isinstance(secret_headers, str) or not all(
+            isinstance(h, str) for h in secret_headers
+        ):
+            raise ConfigurationError(
+                "'secret_headers' must be a collection of header names"
+                f" (got {secret_headers!r})"
+            )
         if (
             isinstance(timeout, bool)
             or not isinstance(timeout, int | float)
@@ -97,6 +119,17 @@ class HTTPProvider:
         self._timeout = float(timeout)
         self._retry = retry if retry is not None else RetryPolicy()
         self._extra_headers = dict(headers or {})
+        self._secret_headers = frozenset(h.lower() for h in secret_headers)
+        register_secret_headers(self._secret_headers)
+        for header, value in self._request_headers().items():
+            if is_secret_header(header):
+                register_secret(value)
+
+    @property
+    def secret_headers(self) -> frozenset[str]:
+        """The headers named secret for this provider (lower case), beyond the
+        standard ones."""
+        return self._secret_headers
 
     @property
     def name(self) -> str:
@@ -151,16 +184,22 @@ class HTTPProvider:
         with llm_span(self, request) as span:
             body = self._codec.encode_request(request)
             url = self._url(request, stream=False)
-            raw = await self._retry.call(
-                functools.partial(self._attempt, url, body, False)
-            )
             try:
-                data = json.loads(raw.content)
-            except ValueError as exc:
-                raise MalformedResponseError(
-                    "the response body is not JSON", provider=self._name
-                ) from exc
-            response = self._codec.decode_response(data)
+                raw = await self._retry.call(
+                    functools.partial(self._attempt, url, body, False)
+                )
+                try:
+                    data = _json.loads(raw.content)
+                except ValueError as exc:  # JSONNestingError, UnicodeError too
+                    deep = isinstance(exc, JSONNestingError)
+                    what = "nested too deep" if deep else "not JSON"
+                    raise MalformedResponseError(
+                        f"the response body is {what} ({type(exc).__name__})",
+                        provider=self._name,
+                    ) from exc
+                response = self._codec.decode_response(data)
+            except ProviderError as exc:
+                raise scrub_error(exc)  # noqa: B904 - re-raised as it came
             record_response(span, response)
             return response
 
@@ -184,7 +223,7 @@ class HTTPProvider:
             try:
                 decoder = self._codec.stream_decoder()
                 sse = SSEDecoder()
-                lines = cast(AsyncGenerator[str, None], raw.aiter_lines())
+                lines = _utf8_lines(raw)
                 async with aclosing(lines):
                     while not decoder.done:
                         line = await self._next_line(lines)
@@ -201,6 +240,9 @@ class HTTPProvider:
                 with trio.CancelScope(shield=True):
                     await raw.aclose()
         except GeneratorExit:
+            raise
+        except ProviderError as exc:
+            error = scrub_error(exc)
             raise
         except BaseException as exc:
             error = exc
@@ -275,6 +317,33 @@ class HTTPProvider:
         raise ProviderTimeout(
             f"the stream stayed silent for {self._timeout:g} s", provider=self._name
         )
+
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+async def _utf8_lines(response: httpx.Response) -> AsyncGenerator[str, None]:
+    """The lines of a server-sent event stream, decoded as UTF-8.
+
+    The SSE standard says a stream is UTF-8 whatever its content type claims
+    (a ``charset=utf-16`` header is wrong, not a reason to misread it), and
+    that bytes which are not UTF-8 read as U+FFFD. Lines end at CRLF, LF or CR.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    pending = ""
+    async for chunk in response.aiter_bytes():
+        text = pending + decoder.decode(chunk)
+        # a CR at the end may be the first half of a CRLF: wait for more
+        pieces = _LINE_BREAK.split(text[:-1] if text.endswith("\r") else text)
+        pending = pieces.pop() + ("\r" if text.endswith("\r") else "")
+        for line in pieces:
+            yield line
+    pending += decoder.decode(b"", final=True)
+    pieces = _LINE_BREAK.split(pending)
+    if pieces and pieces[-1] == "":
+        pieces.pop()
+    for line in pieces:
+        yield line
 
 
 async def _close(response: httpx.Response | None) -> None:

@@ -9,13 +9,13 @@ objects ending with ``data: [DONE]``, usage in a last chunk when
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
 import httpx
 
+from .. import _json
 from .._exceptions import ProviderUnavailable
 from ._base import merge_extra
 from ._errors import error_from_body
@@ -219,6 +219,7 @@ class OpenAICodec:
 def _decode_response(provider: str, body: object) -> LLMResponse:
     with decoding(provider):
         obj = req_obj(body, "$", provider)
+        _json.check_depth(obj)  # a reply nested too deep is refused whole
         if obj.get("error"):
             raise error_from_body(provider=provider, status=200, body=obj)
         choices = opt_list(obj.get("choices"), "choices", provider)
@@ -290,7 +291,7 @@ class OpenAIStreamDecoder:
 
     def _feed(self, data: str) -> list[StreamEvent]:
         provider = self._provider
-        chunk = req_obj(json.loads(data), "chunk", provider)
+        chunk = req_obj(_json.loads(data), "chunk", provider)
         if chunk.get("error"):
             raise error_from_body(provider=provider, status=200, body=chunk)
         self._id = opt_str(chunk.get("id"), "id", provider) or self._id
@@ -359,6 +360,7 @@ class OpenAIProvider(HTTPProvider):
         organization: str | None = None,
         project: str | None = None,
         headers: Mapping[str, str] | None = None,
+        secret_headers: Iterable[str] = (),
     ) -> None:
         self.__key = resolve_key(api_key, ("OPENAI_API_KEY",), "openai")
         extra = dict(headers or {})
@@ -374,6 +376,7 @@ class OpenAIProvider(HTTPProvider):
             timeout=timeout,
             retry=retry,
             headers=extra,
+            secret_headers=secret_headers,
         )
 
     def _auth_headers(self) -> dict[str, str]:
@@ -403,6 +406,7 @@ class OpenAICompatibleProvider(HTTPProvider):
         retry: RetryPolicy | None = None,
         headers: Mapping[str, str] | None = None,
         max_tokens_field: str = "max_tokens",
+        secret_headers: Iterable[str] = (),
     ) -> None:
         self.__key = api_key
         super().__init__(
@@ -413,6 +417,7 @@ class OpenAICompatibleProvider(HTTPProvider):
             timeout=timeout,
             retry=retry,
             headers=headers,
+            secret_headers=secret_headers,
         )
 
     def _auth_headers(self) -> dict[str, str]:

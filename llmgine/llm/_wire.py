@@ -13,7 +13,9 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from .. import _json
 from .._exceptions import MalformedResponseError, ProviderError
+from .._secrets import scrub
 
 __all__ = [
     "arguments_object",
@@ -92,9 +94,17 @@ def decoding(provider: str) -> Iterator[None]:
         yield
     except ProviderError:
         raise
-    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+    except (
+        KeyError,
+        IndexError,
+        TypeError,
+        ValueError,  # UnicodeError and JSONNestingError too
+        AttributeError,
+        RecursionError,
+        OverflowError,
+    ) as exc:
         raise MalformedResponseError(
-            f"could not decode the response: {type(exc).__name__}: {exc}",
+            scrub(f"could not decode the response: {type(exc).__name__}: {exc}")[:500],
             provider=provider,
         ) from exc
 
@@ -108,12 +118,13 @@ def parse_arguments(text: str) -> Mapping[str, Any] | str:
     """Tool-call arguments from the model's JSON: a dict, or the raw text.
 
     An empty string means "no arguments". Text that does not parse to a JSON
-    object is returned as is, so the tool layer can report the model's mistake.
+    object (or nests deeper than ``llmgine._json.MAX_DEPTH``) is returned as
+    is, so the tool layer can report the model's mistake.
     """
     if not text.strip():
         return {}
     try:
-        value = json.loads(text)
+        value = _json.loads(text)
     except ValueError:
         return text
     return value if isinstance(value, dict) else text
