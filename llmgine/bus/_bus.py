@@ -6,7 +6,7 @@ from contextlib import AbstractAsyncContextManager
 
 import attrs
 
-from .._exceptions import ActorStopped, MailboxFull, NoHandlerError
+from .._exceptions import ActorStopped, ConfigurationError, MailboxFull, NoHandlerError
 from ..actors import ActorRef, ActorSystem, Priority, RecordKind, traced
 from ._handlers import Entry
 from ._message import Command, CommandResult, Event
@@ -65,8 +65,12 @@ class MessageBus(HandlerRegistry):
         Never raises for the handler's error: a handler that raises, a missing
         handler (:class:`NoHandlerError`), a full mailbox under ``REJECT``, a
         stopped handler or a ``timeout`` (seconds, waiting for room included)
-        each give ``CommandResult(success=False, error="TypeName: message")``.
+        each give ``CommandResult(success=False, error="TypeName: message")``,
+        and so does a command whose ``session_id`` is not a string. Anything
+        but a :class:`Command` raises :class:`~llmgine.ConfigurationError`.
         """
+        if not isinstance(command, Command):
+            raise _not_a("Command", command)
         lane = (
             Priority.NORMAL if command.priority is None else check_lane(command.priority)
         )
@@ -91,6 +95,7 @@ class MessageBus(HandlerRegistry):
     async def _ask(
         self, command: Command, timeout: float | None, lane: Priority
     ) -> CommandResult:
+        _check_session(command)
         entry = self._routes.command(type(command), command.session_id)
         if entry is None:
             raise NoHandlerError(
@@ -130,7 +135,10 @@ class MessageBus(HandlerRegistry):
         Waits while a handler's mailbox is full under ``BACKPRESSURE``; other
         policies drop to dead letters (``DROP_*``) or raise :class:`MailboxFull`
         (``REJECT``, for that handler: the ones before it already have it).
+        Anything but an :class:`Event`, or an event whose ``session_id`` is
+        not a string, raises :class:`~llmgine.ConfigurationError`.
         """
+        _check_event(event)
         routes = self._routes
         route = None
         if event.session_id not in routes.event_scopes:
@@ -178,7 +186,9 @@ class MessageBus(HandlerRegistry):
 
         Raises :class:`MailboxFull` if any of their mailboxes is full (under
         ``BACKPRESSURE`` or ``REJECT``), and then delivers to none of them.
+        Anything but an :class:`Event` raises :class:`~llmgine.ConfigurationError`.
         """
+        _check_event(event)
         route = self._routes.events(type(event), event.session_id)
         priority = event.priority
         if priority is not None:
@@ -244,3 +254,21 @@ class _NullContext:
 
 
 _NULL = _NullContext()
+
+
+def _not_a(expected: str, value: object) -> ConfigurationError:
+    return ConfigurationError(f"expected a {expected} (got {type(value).__name__})")
+
+
+def _check_session(message: Command | Event) -> None:
+    session_id = message.session_id
+    if type(session_id) is not str and not isinstance(session_id, str):
+        raise ConfigurationError(
+            f"'session_id' must be a str (got {type(session_id).__name__})"
+        )
+
+
+def _check_event(event: object) -> None:
+    if not isinstance(event, Event):
+        raise _not_a("Event", event)
+    _check_session(event)

@@ -74,6 +74,10 @@ class BusSession:
             raise HandlerError(f"session {self._session_id!r} has ended")
 
     def _stamp(self, message: M) -> M:
+        if not isinstance(message, Command | Event):
+            raise ConfigurationError(
+                f"expected a Command or an Event (got {type(message).__name__})"
+            )
         if message.session_id == self._session_id:
             return message
         return attrs.evolve(message, session_id=self._session_id)

@@ -9,7 +9,7 @@ trace are printed as they come.
 from __future__ import annotations
 
 import argparse
-import json
+import math
 import os
 import time
 from collections import defaultdict
@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.text import Text
 from rich.tree import Tree
 
+from .. import _json
 from .._exceptions import ConfigurationError
 from ..actors import RecordKind, TraceRecord
 from ..observability import read_jsonl
@@ -54,7 +55,13 @@ _SHOWN = (
 )
 
 
+#: Trees deeper than this are drawn flat below it: a file may hold any chain.
+MAX_DEPTH = 16
+
+
 def _duration(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "?"
     if seconds < 1e-3:
         return f"{seconds * 1e6:.0f}µs"
     if seconds < 1.0:
@@ -63,7 +70,23 @@ def _duration(seconds: float) -> str:
 
 
 def _clock(at: float) -> str:
-    return time.strftime("%H:%M:%S", time.localtime(at)) + f".{int(at % 1 * 1000):03d}"
+    try:
+        clock = time.strftime("%H:%M:%S", time.localtime(at))
+    except (OverflowError, OSError, ValueError):  # a time no clock can show
+        return "??:??:??.???"
+    return clock + f".{int(at % 1 * 1000):03d}"
+
+
+def _count(value: object) -> int:
+    """A token count from a file: anything that is not a whole number counts 0."""
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, int):
+        return value
+    try:
+        return int(str(value))
+    except ValueError:
+        return 0
 
 
 def _value(value: object) -> str:
@@ -96,10 +119,30 @@ def label(record: TraceRecord) -> Text:
     return text
 
 
-def _add(tree: Tree, record: TraceRecord, children: dict[str, list[TraceRecord]]) -> None:
-    branch = tree.add(label(record))
-    for child in sorted(children.get(record.span_id, ()), key=lambda r: r.at):
-        _add(branch, child, children)
+def _at(record: TraceRecord) -> float:
+    return record.at if record.at == record.at else 0.0  # NaN sorts first
+
+
+def _add(
+    tree: Tree, root: TraceRecord, children: dict[str, list[TraceRecord]]
+) -> set[int]:
+    """Add ``root`` and what hangs below it, without recursion; the ids added.
+
+    Each record is drawn once however the file's ids loop; below
+    :data:`MAX_DEPTH` levels, children are drawn beside their parent.
+    """
+    seen = {id(root)}
+    stack = [(tree, root, 0)]
+    while stack:
+        parent, record, level = stack.pop()
+        node = parent.add(label(record))
+        branch = node if level < MAX_DEPTH else parent
+        below = sorted(children.get(record.span_id, ()), key=_at, reverse=True)
+        for child in below:
+            if id(child) not in seen:
+                seen.add(id(child))
+                stack.append((branch, child, level + 1))
+    return seen
 
 
 def _tree_of(trace_id: str, records: Sequence[TraceRecord], note: str = "") -> Tree:
@@ -107,13 +150,14 @@ def _tree_of(trace_id: str, records: Sequence[TraceRecord], note: str = "") -> T
     children: dict[str, list[TraceRecord]] = defaultdict(list)
     roots = []
     for record in records:
-        if record.parent_id is not None and record.parent_id in spans:
-            children[record.parent_id].append(record)
+        parent = record.parent_id
+        if parent is not None and parent in spans and parent != record.span_id:
+            children[parent].append(record)
         else:
             roots.append(record)
-    roots.sort(key=lambda r: r.at)
-    start = min(r.at for r in records)
-    end = max(r.at + (r.duration or 0.0) for r in records)
+    roots.sort(key=_at)
+    start = min(_at(r) for r in records)
+    end = max(_at(r) + (r.duration or 0.0) for r in records)
     errors = sum(1 for r in records if not r.ok)
     head = Text()
     head.append(f"trace {trace_id[:8]}", style="bold")
@@ -124,8 +168,12 @@ def _tree_of(trace_id: str, records: Sequence[TraceRecord], note: str = "") -> T
     if note:
         head.append(f"  ({note})", style="dim")
     tree = Tree(head, guide_style="dim")
+    shown: set[int] = set()
     for root in roots:
-        _add(tree, root, children)
+        shown |= _add(tree, root, children)
+    for record in sorted(records, key=_at):  # parents that loop: no root reaches them
+        if id(record) not in shown:
+            shown |= _add(tree, record, children)
     return tree
 
 
@@ -169,11 +217,9 @@ def trees(records: Iterable[TraceRecord]) -> list[Tree]:
 
 def _summary(records: Sequence[TraceRecord]) -> Text:
     llm = [r for r in records if r.kind is RecordKind.LLM_CALL]
-    tokens_in = sum(
-        int(str(r.attributes.get("gen_ai.usage.input_tokens", 0))) for r in llm
-    )
+    tokens_in = sum(_count(r.attributes.get("gen_ai.usage.input_tokens", 0)) for r in llm)
     tokens_out = sum(
-        int(str(r.attributes.get("gen_ai.usage.output_tokens", 0))) for r in llm
+        _count(r.attributes.get("gen_ai.usage.output_tokens", 0)) for r in llm
     )
     tools = sum(1 for r in records if r.kind is RecordKind.TOOL_CALL)
     errors = sum(1 for r in records if not r.ok)
@@ -217,7 +263,7 @@ class _Tail:
             if not line.strip():
                 continue
             try:
-                raw = json.loads(line)
+                raw = _json.loads(line)
                 records.append(self.converter.structure(raw, TraceRecord))
             except Exception as exc:
                 shown = line[:60].decode("utf-8", "replace")
@@ -303,8 +349,6 @@ def run_trace(args: argparse.Namespace, console: Console) -> int:
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise CLIError(f"cannot read {path}: {reason}") from None
-    except UnicodeDecodeError as exc:
-        raise CLIError(f"cannot read {path}: not a text file ({exc.reason})") from None
     except ConfigurationError as exc:
         raise CLIError(str(exc)) from None
     if not records:

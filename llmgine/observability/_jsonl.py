@@ -25,6 +25,7 @@ from typing import Any, TextIO
 import cattrs
 from cattrs.gen import make_dict_structure_fn, override
 
+from llmgine import _json
 from llmgine._exceptions import ConfigurationError
 from llmgine.actors._tracing import RecordKind, TraceRecord
 from llmgine.observability._redact import redact_record
@@ -276,21 +277,33 @@ def read_jsonl(path: str | os.PathLike[str]) -> list[TraceRecord]:
     """Load the records a :class:`JsonlHandler` wrote to ``path``.
 
     A last line cut short (the process died mid-write) is skipped; any other
-    line that is not a trace record raises :class:`ConfigurationError`.
+    line that is not a trace record (not UTF-8, not JSON, JSON nested deeper
+    than ``llmgine._json.MAX_DEPTH``, or not a record's fields) raises
+    :class:`ConfigurationError` naming the line. ``OSError`` is raised as is.
     """
-    text = Path(path).read_text(encoding="utf-8")
-    lines = text.split("\n")
+    data = Path(path).read_bytes()
+    lines = data.split(b"\n")
     records: list[TraceRecord] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            records.append(_converter.structure(json.loads(line), TraceRecord))
+            records.append(
+                _converter.structure(_json.loads(line.decode("utf-8")), TraceRecord)
+            )
         except Exception as exc:
             if number == len(lines):  # no newline after it: an unfinished write
                 break
+            shown = line[:80].decode("utf-8", "replace")
             raise ConfigurationError(
                 f"{os.fspath(path)}:{number}: expected a trace record as one JSON"
-                f" object per line (got {line[:80]!r}: {exc})"
-            ) from exc
+                f" object per line (got {shown!r}: {_reason(exc)})"
+            ) from None
     return records
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return "not a text file: not UTF-8"
+    text = str(exc)
+    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__

@@ -8,8 +8,11 @@ error message never reaches a console, a file or a collector. Two checks run:
   ``x-api-key``, ``x-goog-api-key``, ``password``, ``secret``, an access or
   auth ``token``...) have their whole value replaced;
 - string *values* anywhere (attributes, nested mappings, lists and sets, the
-  error text) have anything shaped like a key (``sk-...``, ``Bearer ...``,
-  ``AIza...``, ``api_key=...``) replaced.
+  error text) go through :func:`llmgine._secrets.scrub`: every key a provider
+  was built with, every secret header value (``Authorization``,
+  ``x-api-key``, ``x-goog-api-key``, a provider's ``secret_headers=``), and
+  anything shaped like a key (``sk-...``, ``Bearer ...``, ``AIza...``,
+  ``api_key=...``) is replaced, whatever its shape.
 
 Token *counts* (``gen_ai.usage.input_tokens``, ``gen_ai.request.max_tokens``)
 are not credentials and are left alone.
@@ -23,31 +26,17 @@ from operator import is_
 
 import attrs
 
+from llmgine import _secrets
+from llmgine._secrets import REDACTED, scrub
 from llmgine.actors._tracing import TraceRecord
 
 __all__ = ["REDACTED", "redact", "redact_record", "redact_text"]
-
-#: What a secret is replaced with.
-REDACTED = "[REDACTED]"
 
 _SECRET_KEY = re.compile(
     r"authorization|api[-_]?key|apikey|x-goog-api-key|password|passwd|secret"
     r"|credential|cookie|private[-_]?key"
     # a token that is a credential, not a token count
     r"|(?:^|[._\-])(?:(?:access|auth|refresh|id|api|bearer|session|csrf)[_\-]?)?token$",
-    re.IGNORECASE,
-)
-
-_SECRET_VALUE = re.compile(
-    # header-style "name: value" / "name=value" pairs
-    r"(?P<name>\b(?:authorization|x-api-key|x-goog-api-key|api[-_]?key)"
-    r"[\"']?\s*[:=]\s*[\"']?)(?:bearer\s+|basic\s+)?[^\s\"',;}]+"
-    r"|\bbearer\s+[A-Za-z0-9._~+/=\-]{8,}"
-    r"|\b(?:sk|pk|rk)-[A-Za-z0-9_\-]{16,}"
-    r"|\bsk_(?:live|test)_[A-Za-z0-9]{16,}"
-    r"|\bAIza[0-9A-Za-z_\-]{30,}"
-    r"|\b(?:gsk|hf|ghp|gho|github_pat|xoxb|xoxp)_[A-Za-z0-9_]{16,}"
-    r"|\bxai-[A-Za-z0-9]{16,}",
     re.IGNORECASE,
 )
 
@@ -62,6 +51,7 @@ _clean_strings: set[str] = set()
 _CLEAN_LIMIT = 4096
 _CLEAN_LENGTH = 64
 _SCALARS = frozenset({int, float, bool, type(None)})
+_generation = _secrets.generation()
 
 
 def _secret_key(key: str) -> bool:
@@ -77,16 +67,9 @@ def _secret_key(key: str) -> bool:
     return verdict
 
 
-def _replace(match: re.Match[str]) -> str:
-    name = match.group("name")
-    return f"{name}{REDACTED}" if name else REDACTED
-
-
 def redact_text(text: str) -> str:
-    """``text`` with anything shaped like an API key or bearer token replaced."""
-    if _SECRET_VALUE.search(text) is None:
-        return text
-    return _SECRET_VALUE.sub(_replace, text)
+    """``text`` with registered secrets and anything shaped like a key replaced."""
+    return scrub(text)
 
 
 def _value(value: object) -> object:
@@ -118,6 +101,15 @@ def _sequence(value: list[object] | tuple[object, ...]) -> object:
     return items if isinstance(value, list) else tuple(items)
 
 
+def _fresh() -> None:
+    # a secret registered since the verdicts were cached may hide in a
+    # string remembered as clean: forget them all
+    global _generation
+    if _secrets.generation() != _generation:
+        _generation = _secrets.generation()
+        _clean_strings.clear()
+
+
 def _clean_string(value: str) -> str:
     if value in _clean_strings:
         return value
@@ -137,6 +129,7 @@ def redact(attributes: Mapping[str, object]) -> Mapping[str, object]:
     Returns ``attributes`` itself when there is nothing to hide (the common
     case, which costs no copy); otherwise a new dict.
     """
+    _fresh()
     changed: dict[str, object] | None = None
     clean_keys, clean, scalars = _clean_keys, _clean_strings, _SCALARS
     for key, value in attributes.items():
@@ -160,6 +153,7 @@ def redact_record(record: TraceRecord) -> TraceRecord:
     """``record`` with its attributes and error text redacted (itself if clean)."""
     attributes = record.attributes
     error = record.error
+    _fresh()
     new_attributes = redact(attributes) if attributes else attributes
     new_error = redact_text(error) if error else error
     if new_attributes is attributes and new_error is error:

@@ -66,10 +66,15 @@ class Invalid(ValueError):
 def describe_value(value: object) -> str:
     """A short description of a JSON value for an error message: ``string 'abc'``."""
     kind = _JSON_NAMES.get(type(value), type(value).__name__)
-    text = repr(value)
+    if isinstance(value, list | dict | tuple | set | frozenset):
+        return kind  # never repr'd: a container may nest past the recursion limit
+    try:
+        text = repr(value)
+    except Exception:  # a repr that fails says nothing the kind does not
+        return kind
     if len(text) > 40:
         text = text[:37] + "..."
-    return kind if isinstance(value, list | dict) else f"{kind} {text}"
+    return f"{kind} {text}"
 
 
 def _mismatch(expected: str, value: object) -> Invalid:

@@ -208,6 +208,9 @@ class ToolRegistry:
             values = tool.validate(call.arguments)
         except ToolError as exc:
             return failed(str(exc), exc, "invalid_arguments")
+        except Exception as exc:  # a ToolLike's own validate slipped: still the model's
+            message = f"invalid arguments for tool {call.name!r} ({type(exc).__name__})"
+            return failed(message, ToolError(message), "invalid_arguments")
         timeout = self.timeout_for(tool)
         with trio.move_on_after(math.inf if timeout is None else timeout) as scope:
             try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import json
 import re
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, Optional, ParamSpec, TypeVar, overload
@@ -12,7 +11,8 @@ from typing import Any, Generic, Optional, ParamSpec, TypeVar, overload
 import attrs
 import trio
 
-from .._exceptions import ConfigurationError, ToolError
+from .. import _json
+from .._exceptions import ConfigurationError, JSONNestingError, ToolError
 from ..llm import ToolSpec
 from ._convert import CONVERTER, describe_value, problems
 from ._docstring import parse_docstring
@@ -138,12 +138,18 @@ class Tool(Generic[P, R]):
         ``arguments`` is an object, or its JSON text (an empty string means no
         arguments). Raises :class:`~llmgine.ToolError` listing every problem:
         JSON that does not parse, a missing or unexpected argument, a value of
-        the wrong type (with its path, e.g. ``point.x``).
+        the wrong type (with its path, e.g. ``point.x``), values nested deeper
+        than ``llmgine._json.MAX_DEPTH``.
         """
         if isinstance(arguments, str):
             arguments = _parse_json(arguments, self._name)
         elif not isinstance(arguments, Mapping):
             raise _not_an_object(self._name, arguments)
+        else:
+            try:
+                _json.check_depth(arguments)
+            except JSONNestingError as exc:
+                raise ToolError(f"arguments for tool {self._name!r}: {exc}") from None
         found = [f"unexpected argument {k!r}" for k in arguments if k not in self._params]
         values: dict[str, Any] = {}
         for param in self._params.values():
@@ -258,7 +264,7 @@ def _parse_json(text: str, name: str) -> Mapping[str, Any]:
     if not text.strip():
         return {}
     try:
-        parsed = json.loads(text)
+        parsed = _json.loads(text)
     except ValueError as exc:
         raise ToolError(
             f"arguments for tool {name!r} are not valid JSON: {exc}"
