@@ -47,6 +47,7 @@ class RecordKind(enum.StrEnum):
     ACTOR_FAILED = "actor.failed"
     DEAD_LETTER = "dead_letter"
     BREAKER = "breaker"
+    TRACER_DROPPED = "tracer.dropped"
     # spans (``duration`` is set)
     MESSAGE = "message"
     BUS_COMMAND = "bus.command"

@@ -3,8 +3,8 @@
 A provider call made inside an actor system becomes one ``llm.call`` trace
 record named ``chat {model}``; outside a system nothing is recorded and the
 cost is one context-variable read. Message content is attached, as the GenAI
-JSON message format, only while a tracer records the span; the tracer's
-OpenTelemetry handler drops it unless content capture is on.
+JSON message format, only when the tracer records content (its content
+switch, or a handler's, is on: ``Tracer.records_content``).
 """
 
 from __future__ import annotations
@@ -158,15 +158,21 @@ def llm_span(provider: ProviderInfo, request: LLMRequest) -> Iterator[Span]:
     with traced(RecordKind.LLM_CALL, f"chat {request.model}") as span:
         if span.recording:
             span.update(_request_attributes(provider, request))
-            span.update(_content_attributes(request))
+            if _records_content(current_sink.get()):
+                span.update(_content_attributes(request))
         yield span
+
+
+def _records_content(sink: object) -> bool:
+    return getattr(sink, "records_content", False) is True
 
 
 def record_response(span: Span, response: LLMResponse) -> None:
     """Put what the provider answered on ``span``."""
     if span.recording:
         span.update(_response_attributes(response))
-        span.set("gen_ai.output.messages", _output_attribute(response))
+        if _records_content(current_sink.get()):
+            span.set("gen_ai.output.messages", _output_attribute(response))
 
 
 class StreamSpan:
@@ -178,6 +184,7 @@ class StreamSpan:
     """
 
     __slots__ = (
+        "_content",
         "_context",
         "_name",
         "_parent_id",
@@ -199,16 +206,20 @@ class StreamSpan:
         self._name = f"chat {request.model}"
         self._start_wall = time.time()
         self._start = time.perf_counter()
+        self._content = _records_content(self._sink)
         if self.span.recording:
             self.span.update(_request_attributes(provider, request))
-            self.span.update(_content_attributes(request))
+            if self._content:
+                self.span.update(_content_attributes(request))
 
     def finish(self, response: LLMResponse | None, error: BaseException | None) -> None:
         """Emit the span, with the response or the error that ended it."""
         if self._sink is None or self._context is None:
             return
-        if response is not None:
-            record_response(self.span, response)
+        if response is not None and self.span.recording:
+            self.span.update(_response_attributes(response))
+            if self._content:
+                self.span.set("gen_ai.output.messages", _output_attribute(response))
         self._sink.emit(
             TraceRecord(
                 kind=RecordKind.LLM_CALL,

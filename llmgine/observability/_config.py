@@ -22,8 +22,9 @@ from collections.abc import Mapping
 
 from llmgine._exceptions import ConfigurationError
 from llmgine.observability._console import ConsoleHandler
+from llmgine.observability._content import capture_content_from_env
 from llmgine.observability._jsonl import JsonlHandler
-from llmgine.observability._otel import OtelHandler, capture_content_from_env
+from llmgine.observability._otel import OtelHandler
 from llmgine.observability._tracer import TraceHandler, Tracer
 
 __all__ = ["ENV_VAR", "SAMPLE_VAR", "tracer_from_env"]

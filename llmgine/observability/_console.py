@@ -18,6 +18,7 @@ from rich.text import Text
 
 from llmgine._exceptions import ConfigurationError
 from llmgine.actors._tracing import RecordKind, TraceRecord
+from llmgine.observability._content import CONTENT_ATTRIBUTES
 from llmgine.observability._redact import redact_record
 
 __all__ = ["ConsoleHandler"]
@@ -47,7 +48,15 @@ _SHORT: Mapping[str, str] = {
     "gen_ai.usage.output_tokens": "out",
     "gen_ai.response.finish_reasons": "finish",
     "gen_ai.tool.call.id": "call",
+    "gen_ai.system_instructions": "system",
+    "gen_ai.input.messages": "input",
+    "gen_ai.output.messages": "output",
 }
+# Content is there only when capture is on (the Tracer strips it otherwise).
+_CONTENT_SHOWN = frozenset(
+    {"gen_ai.system_instructions", "gen_ai.input.messages", "gen_ai.output.messages"}
+)
+_CONTENT_LIMIT = 120
 # Attributes never shown on a line: content is long; the rest is already
 # in the name or the actor column.
 _HIDDEN = frozenset(
@@ -57,9 +66,6 @@ _HIDDEN = frozenset(
         "gen_ai.request.model",
         "gen_ai.tool.name",
         "gen_ai.agent.name",
-        "gen_ai.input.messages",
-        "gen_ai.output.messages",
-        "gen_ai.system_instructions",
         "gen_ai.tool.definitions",
         "gen_ai.tool.call.arguments",
         "gen_ai.tool.call.result",
@@ -77,12 +83,12 @@ def _duration(seconds: float) -> str:
     return f"{seconds:.2f}s"
 
 
-def _short(value: object) -> str:
+def _short(value: object, limit: int = _VALUE_LIMIT) -> str:
     if isinstance(value, list | tuple):
         text = ",".join(str(v) for v in value)
     else:
         text = str(value)
-    return text if len(text) <= _VALUE_LIMIT else text[: _VALUE_LIMIT - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class ConsoleHandler:
@@ -91,7 +97,9 @@ class ConsoleHandler:
     ``console`` defaults to a new ``Console(stderr=True)``, so traces stay out
     of the program's standard output. ``kinds`` keeps only the given record
     kinds; ``min_duration`` (seconds) hides spans faster than that (point
-    events and failures are always shown).
+    events and failures are always shown). ``capture_content=True`` shows
+    prompts and replies (the start of them) on LLM-call lines; off by default,
+    as for every handler (see :class:`Tracer`).
     """
 
     def __init__(
@@ -100,8 +108,11 @@ class ConsoleHandler:
         *,
         kinds: Iterable[RecordKind | str] | None = None,
         min_duration: float = 0.0,
+        capture_content: bool = False,
     ) -> None:
         self.console = console if console is not None else Console(stderr=True)
+        #: Whether this handler asked for prompt and reply content.
+        self.capture_content = bool(capture_content)
         try:
             self.kinds = (
                 None if kinds is None else frozenset(RecordKind(k) for k in kinds)
@@ -149,10 +160,14 @@ class ConsoleHandler:
         if record.error_type is not None:
             line.append(f"  ✗ {record.error or record.error_type}", style="bold red")
         details = []
+        content = self.capture_content
         for key, value in record.attributes.items():
             if key in _HIDDEN or value is None:
                 continue
-            details.append(f"{_SHORT.get(key, key)}={_short(value)}")
+            if not content and key in CONTENT_ATTRIBUTES:
+                continue
+            limit = _CONTENT_LIMIT if key in _CONTENT_SHOWN else _VALUE_LIMIT
+            details.append(f"{_SHORT.get(key, key)}={_short(value, limit)}")
         if details:
             line.append("  " + " ".join(details), style="dim")
         return line

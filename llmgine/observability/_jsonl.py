@@ -28,6 +28,7 @@ from cattrs.gen import make_dict_structure_fn, override
 from llmgine import _json
 from llmgine._exceptions import ConfigurationError
 from llmgine.actors._tracing import RecordKind, TraceRecord
+from llmgine.observability._content import without_content
 from llmgine.observability._redact import redact_record
 
 __all__ = ["JsonlHandler", "make_converter", "read_jsonl"]
@@ -176,6 +177,8 @@ class JsonlHandler:
     moves ``path`` to ``path.1`` (``path.1`` to ``path.2``, and so on, keeping
     ``backups`` old files; ``backups=0`` starts the file afresh). Lines are
     ASCII (non-ASCII is escaped), so their length is their size in bytes.
+    Prompts and replies are written only with ``capture_content=True`` (here
+    or on the :class:`Tracer`); secrets never are.
     """
 
     def __init__(
@@ -184,8 +187,11 @@ class JsonlHandler:
         *,
         max_bytes: int | None = None,
         backups: int = 3,
+        capture_content: bool = False,
     ) -> None:
         self.path = Path(path)
+        #: Whether this handler asked for prompt and reply content.
+        self.capture_content = bool(capture_content)
         self.max_bytes = _positive_or_none("max_bytes", max_bytes)
         if type(backups) is not int or backups < 0:
             raise ConfigurationError(f"'backups' must be an int >= 0 (got {backups!r})")
@@ -201,6 +207,8 @@ class JsonlHandler:
         file = self._file
         if file is None:
             raise ConfigurationError(f"JsonlHandler({str(self.path)!r}) is closed")
+        if not self.capture_content:
+            records = [without_content(r) for r in records]
         text = _text(records)
         limit = self.max_bytes
         size = self._size + len(text)

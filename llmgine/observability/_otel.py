@@ -25,12 +25,16 @@ skipped.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from llmgine._exceptions import ConfigurationError
 from llmgine.actors._tracing import RecordKind, TraceRecord
+from llmgine.observability._content import (
+    CAPTURE_CONTENT_ENV,
+    CONTENT_ATTRIBUTES,
+    capture_content_from_env,
+)
 from llmgine.observability._redact import redact_record
 
 if TYPE_CHECKING:
@@ -43,24 +47,12 @@ __all__ = ["CAPTURE_CONTENT_ENV", "SCHEMA_URL", "SEMCONV_VERSION", "OtelHandler"
 #: The GenAI semantic conventions version the mapping follows.
 SEMCONV_VERSION = "1.37.0"
 SCHEMA_URL = f"https://opentelemetry.io/schemas/{SEMCONV_VERSION}"
-#: The standard switch that turns message content capture on.
-CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 
 TOKEN_USAGE_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576,
                        4194304, 16777216, 67108864)  # fmt: skip
 DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24,
                     20.48, 40.96, 81.92)  # fmt: skip
 
-_CONTENT = frozenset(
-    {
-        "gen_ai.input.messages",
-        "gen_ai.output.messages",
-        "gen_ai.system_instructions",
-        "gen_ai.tool.definitions",
-        "gen_ai.tool.call.arguments",
-        "gen_ai.tool.call.result",
-    }
-)
 _OPERATIONS: Mapping[RecordKind, str] = {
     RecordKind.LLM_CALL: "chat",
     RecordKind.TOOL_CALL: "execute_tool",
@@ -82,9 +74,9 @@ _ALERTS = frozenset(
         RecordKind.DEAD_LETTER,
         RecordKind.BREAKER,
         RecordKind.CUSTOM,
+        RecordKind.TRACER_DROPPED,
     }
 )
-_TRUE = frozenset({"true", "1", "yes", "on"})
 
 
 def _ns(seconds: float) -> int:
@@ -109,19 +101,16 @@ def _plain(value: object) -> AttributeValue | None:
     return json.dumps(value, default=repr, ensure_ascii=False)
 
 
-def capture_content_from_env(environ: Mapping[str, str] = os.environ) -> bool:
-    """True when the standard content-capture variable is set to a true value."""
-    return environ.get(CAPTURE_CONTENT_ENV, "").strip().lower() in _TRUE
-
-
 class OtelHandler:
     """Turn records into OpenTelemetry spans, span events and GenAI metrics.
 
     ``tracer_provider`` and ``meter_provider`` default to the global ones
     (``opentelemetry.trace.get_tracer_provider()``), as any instrumentation.
-    Message content (``gen_ai.input.messages`` and friends) is kept only when
-    ``capture_content=True`` or ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``
-    is true. ``max_pending`` bounds the records waiting for their parent.
+    Message content (``gen_ai.input.messages`` and friends) is exported only
+    when ``capture_content=True`` here or on the :class:`Tracer`, or
+    ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` is true. Records the
+    tracer dropped are counted by the ``llmgine.tracer.dropped`` counter.
+    ``max_pending`` bounds the records waiting for their parent.
     ``shutdown_on_close`` shuts the providers down at close (for providers
     made just for this handler); otherwise they are only flushed.
     """
@@ -150,6 +139,7 @@ class OtelHandler:
         self._context = context
         self.tracer_provider = tracer_provider or trace.get_tracer_provider()
         self.meter_provider = meter_provider or metrics.get_meter_provider()
+        #: Whether this handler asked for content (the Tracer applies the switch).
         self.capture_content = bool(capture_content) or capture_content_from_env()
         self.max_pending = max_pending
         self.shutdown_on_close = shutdown_on_close
@@ -166,6 +156,11 @@ class OtelHandler:
             unit="s",
             description="GenAI operation duration.",
             explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
+        )
+        self._dropped = meter.create_counter(
+            "llmgine.tracer.dropped",
+            unit="{record}",
+            description="Trace records the llmgine tracer dropped because it was full.",
         )
         # our span id -> the SpanContext of the span made for it (bounded)
         self._created: dict[str, SpanContext] = {}
@@ -185,6 +180,10 @@ class OtelHandler:
             record = redact_record(record)
             if record.kind is RecordKind.LLM_CALL and record.duration is not None:
                 self._record_metrics(record)
+            elif record.kind is RecordKind.TRACER_DROPPED:
+                count = record.attributes.get("llmgine.tracer.dropped")
+                if isinstance(count, int) and not isinstance(count, bool) and count > 0:
+                    self._dropped.add(count)
             self._place(record)
         if self._held > self.max_pending:
             # release a quarter at once, so a steady overflow costs little
@@ -296,7 +295,7 @@ class OtelHandler:
             attributes["gen_ai.operation.name"] = operation
         capture = self.capture_content
         for key, value in record.attributes.items():
-            if key in _CONTENT and not capture:
+            if not capture and key in CONTENT_ATTRIBUTES:
                 continue
             plain = _plain(value)
             if plain is not None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Protocol
@@ -28,12 +29,22 @@ import trio
 from llmgine._exceptions import ConfigurationError
 from llmgine.actors._tracing import (
     SAMPLE_ALL,
+    RecordKind,
+    TraceContext,
     TraceRecord,
     current_sink,
     current_trace,
 )
+from llmgine.observability._content import (
+    capture_content_from_env,
+    handler_captures,
+    without_content,
+)
 
-__all__ = ["TraceHandler", "Tracer", "TracerStatistics"]
+__all__ = ["DROPPED_REPORT_INTERVAL", "TraceHandler", "Tracer", "TracerStatistics"]
+
+#: Seconds between two ``tracer.dropped`` records, at least.
+DROPPED_REPORT_INTERVAL = 1.0
 
 _log = logging.getLogger("llmgine.observability")
 
@@ -125,6 +136,18 @@ class Tracer:
     ``TraceIdRatioBased`` rule) and inherited by everything in the trace,
     across actors. Work in a trace that is not sampled emits no spans. Point
     events (actor lifecycle, dead letters, breaker changes) are always recorded.
+
+    ``capture_content`` is the content switch (see
+    :mod:`llmgine.observability._content`): prompts and replies reach a
+    handler only when it is on here, on that handler, or through
+    ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` (read when
+    ``capture_content`` is None, the default). Otherwise handlers get records
+    without them.
+
+    Records dropped because the tracer was full are reported to the handlers
+    as a ``tracer.dropped`` record (attribute ``llmgine.tracer.dropped``: how
+    many since the last report) at most once every
+    :data:`DROPPED_REPORT_INTERVAL` seconds, and once more at close.
     """
 
     __slots__ = (
@@ -138,10 +161,14 @@ class Tracer:
         "_handler_errors",
         "_handlers",
         "_kick_at",
+        "_now",
         "_queue",
+        "_reported",
+        "_reported_at",
         "_system",
         "_token",
         "_wake",
+        "capture_content",
         "sample_bound",
         "sample_ratio",
     )
@@ -154,8 +181,22 @@ class Tracer:
         batch_size: int = 512,
         flush_interval: float = 0.05,
         sample_ratio: float = 1.0,
+        capture_content: bool | None = None,
     ) -> None:
         self._handlers: tuple[TraceHandler, ...] = tuple(handlers)
+        if capture_content is not None and not isinstance(capture_content, bool):
+            raise ConfigurationError(
+                f"'capture_content' must be a bool or None (got {capture_content!r})"
+            )
+        #: Whether every handler gets prompt and reply content.
+        self.capture_content: bool = (
+            capture_content_from_env() if capture_content is None else capture_content
+        )
+        if self.capture_content:  # one switch for every handler
+            for handler in self._handlers:
+                if hasattr(handler, "capture_content"):
+                    with contextlib.suppress(AttributeError):
+                        handler.capture_content = True
         for handler in self._handlers:
             if not callable(getattr(handler, "handle", None)):
                 raise ConfigurationError(
@@ -175,6 +216,9 @@ class Tracer:
         self._dropped = 0
         self._handler_errors = 0
         self._failing: set[int] = set()
+        self._reported = 0
+        self._reported_at = -math.inf
+        self._now = time.monotonic
         self._closed = False
         self._system: object = None
         self._token: trio.lowlevel.TrioToken | None = None
@@ -184,6 +228,11 @@ class Tracer:
     def handlers(self) -> tuple[TraceHandler, ...]:
         """The handlers records are delivered to, in order."""
         return self._handlers
+
+    @property
+    def records_content(self) -> bool:
+        """True when some handler may see content: producers attach it only then."""
+        return self.capture_content or any(map(handler_captures, self._handlers))
 
     def emit(self, record: TraceRecord) -> None:
         """Take ``record`` without waiting; count it as dropped when full.
@@ -289,6 +338,7 @@ class Tracer:
             await trio.lowlevel.cancel_shielded_checkpoint()
             return
         self.flush()
+        self._report_dropped(force=True)
         self._closed = True
         self._capacity = 0
         self._kick_at = -1
@@ -308,13 +358,51 @@ class Tracer:
         count = min(len(queue), self._batch_size)
         popleft = queue.popleft
         batch = [popleft() for _ in range(count)]
+        self._deliver(batch)
+        self._handled += count
+        if self._dropped != self._reported:
+            self._report_dropped(force=False)
+        return count
+
+    def _deliver(self, batch: list[TraceRecord]) -> None:
+        everyone = self.capture_content
+        plain: list[TraceRecord] | None = None
         for index, handler in enumerate(self._handlers):
+            given = batch
+            if not everyone and not handler_captures(handler):
+                if plain is None:
+                    plain = [without_content(r) for r in batch]
+                given = plain
             try:
-                handler.handle(batch)
+                handler.handle(given)
             except Exception:
                 self._handler_failed(index, handler, "handle")
-        self._handled += count
-        return count
+
+    def _report_dropped(self, *, force: bool) -> None:
+        """Tell the handlers how many records were dropped since the last report."""
+        dropped = self._dropped - self._reported
+        now = self._now()
+        if dropped <= 0 or (
+            not force and now - self._reported_at < DROPPED_REPORT_INTERVAL
+        ):
+            return
+        self._reported = self._dropped
+        self._reported_at = now
+        context = TraceContext.new_root()
+        self._deliver(
+            [
+                TraceRecord(
+                    kind=RecordKind.TRACER_DROPPED,
+                    name="tracer.dropped",
+                    trace_id=context.trace_id,
+                    span_id=context.span_id,
+                    attributes={
+                        "llmgine.tracer.dropped": dropped,
+                        "llmgine.tracer.dropped_total": self._dropped,
+                    },
+                )
+            ]
+        )
 
     def _handler_failed(self, index: int, handler: TraceHandler, what: str) -> None:
         self._handler_errors += 1

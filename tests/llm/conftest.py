@@ -13,10 +13,15 @@ from llmgine.actors._tracing import TraceRecord, current_sink
 
 
 class RecordingSink:
-    """A TraceSink that keeps every record (what a Tracer would receive)."""
+    """A TraceSink that keeps every record (what a Tracer would receive).
+
+    ``records_content`` is the content switch as a Tracer reports it: on here,
+    so the tests see what a tracer with capture on would get.
+    """
 
     def __init__(self) -> None:
         self.records: list[TraceRecord] = []
+        self.records_content = True
 
     def emit(self, record: TraceRecord) -> None:
         self.records.append(record)

@@ -58,7 +58,10 @@ def test_full_tracer_drops_and_counts(handler: ListHandler) -> None:
     stats = tracer.statistics()
     assert (stats.received, stats.queued, stats.dropped) == (5, 3, 2)
     tracer.flush()
-    assert handler.records == records[:3]  # the newest are the ones dropped
+    *kept, report = handler.records
+    assert kept == records[:3]  # the newest are the ones dropped
+    assert report.kind is RecordKind.TRACER_DROPPED  # and the loss is reported
+    assert report.attributes["llmgine.tracer.dropped"] == 2
     stats = tracer.statistics()
     assert stats.received == stats.handled + stats.dropped + stats.queued
 
