@@ -169,7 +169,8 @@ class Run:
         finally:
             for system in opened:
                 self.live.remove(system)
-                await self.ledger.collect(system)
+                with trio.CancelScope(shield=True):  # also when left by cancellation
+                    await self.ledger.collect(system)
 
     # -- monitoring -------------------------------------------------------------
     async def monitor(self) -> None:

@@ -1,19 +1,41 @@
-"""The cell: the live part of one actor: its mailbox, incarnations and dispatch loop."""
+"""The cell: the live part of one actor: its mailbox, incarnations and dispatch loop.
+
+Two paths decide everything a message goes through, and each is written once:
+
+- **admission** (:meth:`Cell.offer` / :meth:`Cell.offer_nowait`): closed
+  mailbox, breaker trial, capacity and overflow policy, the push and the
+  consumer's wake-up;
+- **settlement** (:meth:`Cell.settle`, :meth:`Cell.fail_item`,
+  :meth:`Cell.settle_deferred`, :meth:`Cell.count_cancelled`): counters,
+  breaker outcome, the reply, dead letters.
+
+``ActorRef.tell``/``ask`` and the dispatch loop inline one fast case each (no
+breaker, room in the mailbox, no trace); a property test holds the inlined
+paths equal to these references (``ActorSystem.reference_paths``).
+"""
 
 from __future__ import annotations
 
+import enum
+import math
 from typing import TYPE_CHECKING, Any
 
 import trio
 
-from .._exceptions import ActorStopped, ConfigurationError
+from .._exceptions import (
+    ActorStopped,
+    AskTimeout,
+    CircuitOpenError,
+    ConfigurationError,
+    MailboxFull,
+)
 from . import _tracing
 from ._actor import Actor, ActorContext, Failure
 from ._breaker import BreakerRuntime, BreakerState
 from ._dead_letters import DeadLetter, DeadLetterReason
 from ._deferred import Deferred
-from ._envelope import Envelope
-from ._mailbox import MailboxQueue
+from ._envelope import Envelope, Reply
+from ._mailbox import MailboxQueue, Overflow
 from ._message_span import MessageSpans, handle_traced
 from ._ref import ActorRef, ActorStatistics
 from ._tracing import RecordKind, current_trace
@@ -22,14 +44,66 @@ if TYPE_CHECKING:
     from ._supervisor import ChildSpec, Supervisor
     from ._system import ActorSystem
 
-__all__ = ["Cell"]
+__all__ = ["Cell", "Phase"]
 
 #: Messages handled in a row before the loop lets other tasks run.
 BATCH = 128
 
 
+class Phase(enum.Enum):
+    """Where the current incarnation of an actor stands."""
+
+    #: No incarnation: not started yet, or between a stop and a restart.
+    DOWN = "down"
+    #: Scheduled: waiting out a restart backoff, or in ``on_start``.
+    STARTING = "starting"
+    #: Handling messages.
+    RUNNING = "running"
+    #: ``context.stop()``: leave after the current message; the supervisor decides.
+    EXITING = "exiting"
+    #: Being stopped by its supervisor (a restart or a stop for good).
+    HALTING = "halting"
+
+
 class Cell:
     """One actor's runtime: it outlives every instance the factory makes."""
+
+    __slots__ = (
+        "_active",
+        "_announce",
+        "_background",
+        "_background_failure",
+        "_background_idle",
+        "_children",
+        "_current",
+        "_deferred",
+        "_done",
+        "_final",
+        "_finalized",
+        "_handling",
+        "_scope",
+        "_self_stop",
+        "_sleeping",
+        "_start_error",
+        "_task",
+        "_work",
+        "breaker",
+        "fast",
+        "finalized",
+        "generation",
+        "name",
+        "parent",
+        "path",
+        "phase",
+        "queue",
+        "ref",
+        "restart",
+        "restarts",
+        "spans",
+        "spec",
+        "system",
+        "traced",
+    )
 
     def __init__(self, system: ActorSystem, parent: Supervisor, spec: ChildSpec) -> None:
         self.system = system
@@ -48,29 +122,36 @@ class Cell:
         self.spans = (
             None if system.tracer is None else MessageSpans(system.tracer, self.path)
         )
+        # The inlined fast paths apply: no breaker, and not held to the reference.
+        self.fast = self.breaker is None and not system.reference_paths
         self.ref = ActorRef(self)
         self.restarts = 0
         self.generation = 0
         self.finalized = False
-        self.running = False
+        self.phase = Phase.DOWN
         self._active = False
         self._current: object = None
-        self._busy = False
-        self._stop_requested = False
-        self._exit_requested = False
-        self._leave = False  # either of the two above: checked once per message
-        self._final = False
-        self._self_stop = False
-        self._finalized = trio.Event()
+        self._final = False  # stopped for good: never reported to the parent
+        self._self_stop = False  # ref.stop() from inside: finalize when it ends
+        self._finalized: trio.Event | None = None
         self._sleeping = False
         self._done: trio.Event | None = None
         self._scope: trio.CancelScope | None = None
+        self._handling: trio.CancelScope | None = None
         self._task: trio.lowlevel.Task | None = None
         self._children: Supervisor | None = None
-        self._work: trio.Nursery | None = None
+        self._work: set[trio.CancelScope] | None = None
         self._background = 0
         self._background_idle: trio.Event | None = None
+        self._background_failure: Exception | None = None
         self._deferred: set[Deferred] = set()
+        self._announce: trio.Event | None = None
+        self._start_error: Exception | None = None
+
+    @property
+    def running(self) -> bool:
+        """Whether an incarnation is live (starting, running or stopping)."""
+        return self.phase is not Phase.DOWN
 
     # -- idle accounting -------------------------------------------------------
     def mark_active(self) -> None:
@@ -86,25 +167,58 @@ class Cell:
             self.system.activity(-1)
 
     # -- lifecycle -------------------------------------------------------------
-    def start(self, delay: float = 0.0) -> None:
-        """Start a new incarnation (after ``delay`` seconds) in the system nursery."""
+    def make(self) -> Actor:
+        """A fresh instance from the factory (raises what the factory raises)."""
+        instance = self.spec.factory()
+        if not isinstance(instance, Actor):
+            raise ConfigurationError(
+                f"the factory of {self.path} must return an Actor"
+                f" (got {type(instance).__name__})"
+            )
+        instance._context = ActorContext(self)
+        return instance
+
+    def start(
+        self, delay: float = 0.0, *, instance: Actor | None = None, announce: bool = False
+    ) -> None:
+        """Start a new incarnation (after ``delay`` seconds) in the system nursery.
+
+        With ``announce``, :meth:`wait_started` reports how the start went and
+        a failing start is not reported to the supervisor.
+        """
+        if self.finalized:
+            return
+        assert self.phase is Phase.DOWN, f"{self.path}: a second live incarnation"
         self.generation += 1
-        self._stop_requested = False
-        self._exit_requested = False
-        self._leave = False
+        self.phase = Phase.STARTING
         self._done = trio.Event()
-        self.running = True
+        self._announce = trio.Event() if announce else None
         self.mark_active()
         if self._children is not None and not self._children.running:
             self._children.start(delay)
         self.system.nursery.start_soon(
-            self._incarnation, self._done, delay, name=f"actor {self.path}"
+            self._incarnation,
+            self._done,
+            delay,
+            self.generation,
+            instance,
+            name=f"actor {self.path}",
         )
 
-    async def _incarnation(self, done: trio.Event, delay: float) -> None:
+    async def wait_started(self) -> Exception | None:
+        """Wait until an announced start finished ``on_start``; its error, if any."""
+        announce = self._announce
+        if announce is not None:
+            await announce.wait()
+        return self._start_error
+
+    async def _incarnation(
+        self, done: trio.Event, delay: float, generation: int, instance: Actor | None
+    ) -> None:
         self._task = trio.lowlevel.current_task()
         failure: Exception | None = None
-        instance: Actor | None = None
+        started = False
+        ended = Phase.HALTING
         try:
             with trio.CancelScope() as scope:
                 self._scope = scope
@@ -112,22 +226,25 @@ class Cell:
                     self._sleeping = True
                     await trio.sleep(delay)
                     self._sleeping = False
-                if self._stop_requested:
+                if self.phase is not Phase.STARTING:
                     return
                 try:
-                    instance = self._make()
-                    async with trio.open_nursery() as work:
-                        self._work = work
-                        await instance.on_start()
-                        self.system.event(
-                            RecordKind.ACTOR_RESTARTED
-                            if self.generation > 1
-                            else RecordKind.ACTOR_STARTED,
-                            self.path,
-                            {"llmgine.actor.generation": self.generation},
-                        )
-                        await self._dispatch(instance)
-                        await self._finish_background_work(work)
+                    if instance is None:
+                        instance = self.make()
+                    await instance.on_start()
+                    started = True
+                    if self.phase is Phase.STARTING:
+                        self.phase = Phase.RUNNING
+                    self._announced()
+                    self.system.event(
+                        RecordKind.ACTOR_RESTARTED
+                        if self.generation > 1
+                        else RecordKind.ACTOR_STARTED,
+                        self.path,
+                        {"llmgine.actor.generation": self.generation},
+                    )
+                    await self._dispatch(instance)
+                    await self._drain_background(graceful=True)
                 except BaseException as exc:
                     error = _sole(exc)
                     if not isinstance(error, Exception):
@@ -136,63 +253,118 @@ class Cell:
             if scope.cancelled_caught and self._current is not None:
                 item, self._current = self._current, None
                 self.dead_letter(item, DeadLetterReason.ACTOR_STOPPED, None)
-            if instance is not None:
+            await self._drain_background(graceful=False)
+            if failure is None:
+                failure = self._background_failure
+            if instance is not None and started:
                 await self._call_on_stop(instance)
         finally:
             self._work = None
+            self._background_failure = None
             self._fail_deferred()
             if self._current is not None:
                 # Cancelled from outside (the embedding app's scope) mid-message:
                 # the message was accepted, so it must not vanish.
                 item, self._current = self._current, None
                 self.dead_letter(item, DeadLetterReason.ACTOR_STOPPED, None)
+            ended = self.phase
+            self.phase = Phase.DOWN
             self._sleeping = False
             self._scope = None
+            self._handling = None
             self._task = None
-            self.running = False
             done.set()
         if failure is not None:
             self.system.event(
                 RecordKind.ACTOR_FAILED, self.path, {}, error=failure, actor=self.path
             )
-            if self._self_stop:
+            if self._announce is not None:
+                self._start_error = failure
+                self._announced()
+            elif self._self_stop:
                 await self.finalize()
             elif not self._final:
-                await self.parent.child_failed(self, failure)
+                await self.parent.child_failed(self, failure, generation)
         elif self._self_stop:
             await self.finalize()
-        elif self._exit_requested and not self._stop_requested:
-            await self.parent.child_exited(self)
+        elif ended is Phase.EXITING and not self._final:
+            await self.parent.child_exited(self, generation)
+        self._announced()
 
-    async def _finish_background_work(self, work: trio.Nursery) -> None:
-        """Give background tasks the shutdown timeout to end, then cancel them."""
-        if self._background:
-            self._background_idle = trio.Event()
-            with trio.move_on_after(self.system.shutdown_timeout):
-                await self._background_idle.wait()
-        work.cancel_scope.cancel()
+    def _announced(self) -> None:
+        announce, self._announce = self._announce, None
+        if announce is not None:
+            announce.set()
 
+    # -- background work -------------------------------------------------------
     def start_soon(self, fn: Any, *args: Any, name: str | None = None) -> None:
-        """Run ``fn(*args)`` beside the message loop, for this incarnation only."""
-        if self._work is None:
+        """Run ``fn(*args)`` beside the message loop, for this incarnation only.
+
+        A :class:`Deferred` among ``args`` links the task to that reply: when the
+        asker gives up, the task is cancelled.
+        """
+        if self._done is None or self._done.is_set() or self._task is None:
             raise ConfigurationError(
                 f"{self.path} is not running: background work needs a live actor"
             )
+        deferred = next((a for a in args if type(a) is Deferred), None)
+        if self._work is None:
+            self._work = set()
         self._background += 1
         self.system.activity(+1)  # background work keeps the system busy
-        self._work.start_soon(self._background_task, fn, args, name=name or fn)
+        self.system.nursery.start_soon(
+            self._background_task, fn, args, self._work, deferred, name=name or fn
+        )
 
-    async def _background_task(self, fn: Any, args: tuple[Any, ...]) -> None:
+    async def _background_task(
+        self,
+        fn: Any,
+        args: tuple[Any, ...],
+        work: set[trio.CancelScope],
+        deferred: Deferred | None,
+    ) -> None:
+        scope = trio.CancelScope()
+        work.add(scope)
         try:
-            await fn(*args)
-        except BaseException:
-            self.mark_active()  # the actor is failing: busy until it runs again
-            raise
+            with scope:
+                if deferred is None:
+                    await fn(*args)
+                else:
+                    with deferred.cancel_scope():
+                        await fn(*args)
+            if deferred is not None and deferred.cancelled and not deferred.done:
+                deferred.settle_cancelled()
+        except Exception as exc:
+            # The actor is failing: the incarnation ends and its supervisor decides.
+            self.mark_active()
+            if self._work is work and self._background_failure is None:
+                self._background_failure = exc
+                if self._scope is not None:
+                    self._scope.cancel()
         finally:
+            work.discard(scope)
             self._background -= 1
             self.system.activity(-1)
             if self._background == 0 and self._background_idle is not None:
                 self._background_idle.set()
+
+    async def _drain_background(self, *, graceful: bool) -> None:
+        """Let background tasks end (within the shutdown timeout), then cancel them."""
+        if not self._background:
+            return
+        if graceful:
+            with trio.move_on_after(self.system.shutdown_timeout):
+                await self._wait_background()
+        if self._work is not None:
+            for scope in list(self._work):
+                scope.cancel()
+        await self._wait_background()
+
+    async def _wait_background(self) -> None:
+        while self._background:
+            self._background_idle = trio.Event()
+            await self._background_idle.wait()
+        self._background_idle = None
 
     def current_is_ask(self) -> bool:
         """Whether the message being handled is an ask."""
@@ -203,24 +375,16 @@ class Cell:
         """A reply to the message being handled, to be given later."""
         item = self._current
         reply = item.reply if type(item) is Envelope else None
-        deferred = Deferred(self, reply)
+        deferred = Deferred(self, item, reply)
         self._deferred.add(deferred)
         return deferred
 
     def _fail_deferred(self) -> None:
         pending, self._deferred = self._deferred, set()
         for deferred in pending:
-            deferred.fail(ActorStopped(f"{self.path} stopped before it replied"))
-
-    def _make(self) -> Actor:
-        instance = self.spec.factory()
-        if not isinstance(instance, Actor):
-            raise ConfigurationError(
-                f"the factory of {self.path} must return an Actor"
-                f" (got {type(instance).__name__})"
-            )
-        instance._context = ActorContext(self)
-        return instance
+            if deferred._settle():
+                # Accepted and never answered: a dead letter, as a queued one.
+                self.dead_letter(deferred._item, DeadLetterReason.ACTOR_STOPPED, None)
 
     async def _call_on_stop(self, instance: Actor) -> None:
         try:
@@ -235,27 +399,45 @@ class Cell:
                 actor=self.path,
             )
 
+    # -- the message loop ------------------------------------------------------
     async def _dispatch(self, instance: Actor) -> None:
-        # The hottest loop in llmgine: the queue's pop and park, the envelope
-        # handling of plain asks and the idle accounting are inlined here.
-        queue = self.queue
-        lanes = queue.lanes
-        urgent, high, normal, low = lanes
+        """Handle messages until asked to leave.
+
+        The loop runs inside a cancel scope that an abandoned ask cancels while
+        its message is being handled; the scope is then made anew.
+        """
         receive = instance.receive
-        breaker = self.breaker
+        while self.phase is Phase.RUNNING:
+            handling = trio.CancelScope()
+            self._handling = handling
+            with handling:
+                await self._loop(receive, handling)
+            self._handling = None
+            if self._current is not None:  # the abandoned ask's handling was cancelled
+                self._current = None
+                self.count_cancelled()
+
+    async def _loop(self, receive: Any, handling: trio.CancelScope) -> None:
+        # The hottest loop in llmgine: the queue's pop and park, plain tells and
+        # asks and the idle accounting are inlined here; everything else goes
+        # through _handle and the settlement path.
+        queue = self.queue
+        normal = queue.normal
         system = self.system
+        fast = self.fast
         task = trio.lowlevel.current_task()
         abort = queue.abort_wait
         park = trio.lowlevel.wait_task_rescheduled
         reschedule = trio.lowlevel.reschedule
+        running = Phase.RUNNING
         batch = 0
-        while not self._leave:
-            if normal and not (urgent or high):
+        while self.phase is running:
+            if normal and not queue.others:
                 item = normal.popleft()
                 queue.size -= 1
                 if queue.senders_waiting:
-                    queue.senders.unpark()
-            elif urgent or high or low:
+                    queue.unpark_sender()
+            elif queue.others:
                 item = queue.pop()
             else:
                 # Park until a push wakes us; the mailbox is empty.
@@ -275,118 +457,267 @@ class Cell:
                 batch = 0
                 continue
             self._current = item
-            if type(item) is Envelope:
-                if item.traced:
-                    trace = item.trace
-                    if trace is None or trace.sampled or item.reply is not None:
-                        await handle_traced(self, item, receive)
-                    else:
-                        # A tell in a trace that is not sampled: pass the
-                        # context on to what the handler does; record nothing.
-                        # (handle_traced does the same, but its extra frame
-                        # costs a sampled-at-1% workload about 15%.)
-                        _tracing.live_spans += 1
-                        token = current_trace.set(trace)
-                        try:
-                            result = await receive(item.message)
-                        except Exception as exc:
-                            self.handler_failed(item, exc)
-                            raise
-                        finally:
-                            current_trace.reset(token)
-                            _tracing.live_spans -= 1
-                        self.settle(item, result)
-                elif breaker is not None:
-                    await self._handle_envelope(item, receive)
-                else:
-                    try:
-                        result = await receive(item.message)
-                    except Exception as exc:
-                        self.handler_failed(item, exc)
-                        raise
-                    reply = item.reply
-                    if reply is None or type(result) is Failure:
-                        self.settle(item, result)
-                    else:
-                        queue.processed += 1
-                        if type(result) is not Deferred:  # reply.set_value, inlined
-                            reply.value = result
-                            reply.is_set = True
-                            asker = reply.task
-                            if asker is not None:
-                                reply.task = None
-                                reschedule(asker)
-            else:
+            if not fast:
+                await self._handle(item, receive)
+            elif type(item) is not Envelope:  # a plain tell
                 try:
                     result = await receive(item)
                 except Exception as exc:
-                    self._current = None
-                    queue.failed += 1
-                    self.dead_letter(item, DeadLetterReason.HANDLER_FAILED, exc)
-                    if breaker is not None:
-                        breaker.failure()
+                    self.fail_item(item, exc)
                     raise
-                if type(result) is Failure:
-                    self.failed_tell(item, result)
+                self._current = None
+                if type(result) is Failure or type(result) is Deferred:
+                    self.settle(item, result)
                 else:
                     queue.processed += 1
-                    if breaker is not None and type(result) is not Deferred:
-                        breaker.success()
-            self._current = None
+            elif item.traced or item.reply is None or item.abandoned:
+                await self._handle(item, receive)
+            else:  # a plain ask
+                try:
+                    result = await receive(item.message)
+                except Exception as exc:
+                    self.fail_item(item, exc)
+                    raise
+                self._current = None
+                if type(result) is Failure or type(result) is Deferred:
+                    self.settle(item, result)
+                else:
+                    queue.processed += 1
+                    if not item.is_set:  # item.set_value(result), inlined
+                        item.value = result
+                        item.is_set = True
+                        asker = item.task
+                        if asker is not None:
+                            item.task = None
+                            reschedule(asker)
+            if handling.cancel_called:
+                return  # an abandoned ask cancelled this scope: make a fresh one
             batch += 1
             if batch >= BATCH:
                 batch = 0
                 await trio.lowlevel.checkpoint()
 
-    async def _handle_envelope(self, envelope: Envelope, receive: Any) -> None:
+    async def _handle(self, item: object, receive: Any) -> None:
+        """Handle one message by the reference path."""
+        if type(item) is Envelope:
+            reply = item.reply
+            if reply is not None and reply.abandoned:
+                # The asker gave up while the message was queued: do nothing.
+                self._current = None
+                self.count_cancelled()
+                return
+            if item.traced:
+                await self._handle_traced(item, receive)
+                return
+            message = item.message
+        else:
+            message = item
         try:
-            result = await receive(envelope.message)
+            result = await receive(message)
         except Exception as exc:
-            self.handler_failed(envelope, exc)
+            self.fail_item(item, exc)
             raise
-        self.settle(envelope, result)
+        self._current = None
+        self.settle(item, result)
 
-    def settle(self, envelope: Envelope, result: object) -> None:
-        """Count a handled envelope, answer its ask, tell the breaker."""
-        reply = envelope.reply
-        if reply is None and type(result) is Failure:
-            self.failed_tell(envelope, result)
+    async def _handle_traced(self, item: Envelope, receive: Any) -> None:
+        trace = item.trace
+        if trace is None or trace.sampled or item.reply is not None:
+            await handle_traced(self, item, receive)
             return
-        self.queue.processed += 1
-        if type(result) is Deferred:
-            return
+        # A tell in a trace that is not sampled: pass the context on to what
+        # the handler does; record nothing.
+        _tracing.live_spans += 1
+        token = current_trace.set(trace)
+        try:
+            result = await receive(item.message)
+        except Exception as exc:
+            self.fail_item(item, exc)
+            raise
+        finally:
+            current_trace.reset(token)
+            _tracing.live_spans -= 1
+        self._current = None
+        self.settle(item, result)
+
+    # -- admission ---------------------------------------------------------------
+    def _wrap(self, message: object) -> object:
+        """A told message as it goes in the mailbox: bare unless inside a trace."""
+        if not self.traced:
+            return message
+        trace = current_trace.get()
+        return message if trace is None else Envelope(message, trace, True)
+
+    def _admit_breaker(self, message: object, reply: Reply | None) -> bool:
+        """The breaker's say: False when the message was settled (circuit open)."""
         breaker = self.breaker
+        if breaker is None or breaker.allow():
+            return True
+        if reply is not None:
+            raise CircuitOpenError(f"circuit of {self.path} is open")
+        self.queue.accepted += 1
+        self.dead_letter(message, DeadLetterReason.CIRCUIT_OPEN, None)
+        return False
+
+    def _admit_room(
+        self, message: object, lane: int, reply: Reply | None, *, wait: bool
+    ) -> bool | None:
+        """Make room for one message in ``lane``.
+
+        True: push it. False: it was settled (dropped to dead letters). None:
+        wait for space and try again (``BACKPRESSURE`` with ``wait``).
+        """
+        queue = self.queue
+        if not queue.full(lane):
+            return True
+        overflow = queue.overflow
+        if overflow is Overflow.BACKPRESSURE and wait:
+            return None
+        if overflow is Overflow.REJECT or overflow is Overflow.BACKPRESSURE:
+            self._release_trial()
+            raise MailboxFull(
+                f"mailbox of {self.path} is full ({queue.capacity} messages)"
+            )
+        if overflow is Overflow.DROP_OLDEST:
+            oldest = queue.evict_oldest(lane)
+            if oldest is not None:
+                self.dead_letter(oldest, DeadLetterReason.DROPPED_OLDEST, None)
+                return True
+        self._release_trial()
+        queue.accepted += 1
+        error = MailboxFull(f"mailbox of {self.path} is full ({queue.capacity} messages)")
+        self.dead_letter(message, DeadLetterReason.MAILBOX_FULL, error)
+        return False
+
+    def _push(self, message: object, lane: int, reply: Reply | None) -> None:
+        self.queue.push(message if reply is not None else self._wrap(message), lane)
+
+    def offer_nowait(
+        self, message: object, lane: int, reply: Reply | None = None
+    ) -> bool:
+        """Admit ``message`` without waiting; True if it went in the mailbox.
+
+        ``reply`` is the envelope of an ask (``message`` is then that envelope).
+        """
+        if self.queue.closed:
+            raise ActorStopped(f"{self.path} has stopped")
+        if not self._admit_breaker(message, reply):
+            return False
+        if not self._admit_room(message, lane, reply, wait=False):
+            return False
+        self._push(message, lane, reply)
+        return True
+
+    async def offer(
+        self,
+        message: object,
+        lane: int,
+        reply: Reply | None = None,
+        deadline: float = math.inf,
+    ) -> bool:
+        """Admit ``message``, waiting for space under ``BACKPRESSURE`` until ``deadline``.
+
+        True if it went in the mailbox; False if it was settled at the door
+        (dead-lettered). Raises what the sender must hear: :class:`ActorStopped`,
+        :class:`MailboxFull`, :class:`CircuitOpenError` (asks), :class:`AskTimeout`.
+        """
+        queue = self.queue
+        if queue.closed:
+            raise ActorStopped(f"{self.path} has stopped")
+        if not self._admit_breaker(message, reply):
+            return False
+        while True:
+            room = self._admit_room(message, lane, reply, wait=True)
+            if room is not None:
+                break
+            with trio.move_on_at(deadline):
+                await queue.wait_for_space()
+            if queue.closed:
+                self._release_trial()
+                raise ActorStopped(f"{self.path} has stopped")
+            if queue.full(lane) and trio.current_time() >= deadline:
+                self._release_trial()
+                raise AskTimeout(f"no room in {self.path} in time")
+        if not room:
+            return False
+        self._push(message, lane, reply)
+        return True
+
+    def _release_trial(self) -> None:
+        breaker = self.breaker
+        if breaker is not None and breaker.state is BreakerState.HALF_OPEN:
+            breaker.trial_pending = False
+
+    # -- settlement --------------------------------------------------------------
+    def settle(self, item: object, result: object) -> None:
+        """Settle a handled message by what ``receive`` returned."""
+        kind = type(result)
+        if kind is Deferred:
+            return  # settled when it resolves (settle_deferred)
+        reply = item.reply if type(item) is Envelope else None
+        if kind is Failure:
+            self.settle_deferred(item, reply, None, result.error)  # type: ignore[attr-defined]
+            return
+        self.settle_deferred(item, reply, result, None)
+
+    def settle_deferred(
+        self,
+        item: object,
+        reply: Reply | None,
+        value: object,
+        error: BaseException | None,
+    ) -> None:
+        """Settle a message answered with ``value`` or with ``error`` (a ``Failure``)."""
+        queue = self.queue
+        breaker = self.breaker
+        if error is not None and reply is None:
+            # A told failure: nobody hears it, so it is filed.
+            queue.failed += 1
+            self.dead_letter(item, DeadLetterReason.HANDLER_FAILED, error)
+            if breaker is not None:
+                breaker.failure()
+            return
+        queue.processed += 1
         counted = breaker is not None and not (reply is not None and reply.abandoned)
-        if type(result) is Failure:
+        if error is not None:
             if reply is not None:
-                reply.set_error(result.error)
+                reply.set_error(error)
             if counted:
                 breaker.failure()  # type: ignore[union-attr]
             return
         if reply is not None:
-            reply.set_value(result)
+            reply.set_value(value)
         if counted:
             breaker.success()  # type: ignore[union-attr]
 
-    def handler_failed(self, envelope: Envelope, error: Exception) -> None:
+    def fail_item(self, item: object, error: Exception) -> None:
+        """Settle a message whose handler raised (the actor is failing)."""
         self._current = None
         self.queue.failed += 1
-        self.dead_letter(envelope, DeadLetterReason.HANDLER_FAILED, error)
-        reply = envelope.reply
+        self.dead_letter(item, DeadLetterReason.HANDLER_FAILED, error)
+        reply = item.reply if type(item) is Envelope else None
         if self.breaker is not None and not (reply is not None and reply.abandoned):
             self.breaker.failure()
 
-    def failed_tell(self, item: object, result: Failure) -> None:
-        """A told message answered with Failure: nobody hears it, so file it."""
-        self.queue.failed += 1
-        self.dead_letter(item, DeadLetterReason.HANDLER_FAILED, result.error)
-        if self.breaker is not None:
-            self.breaker.failure()
+    def count_cancelled(self) -> None:
+        """Settle a message whose asker gave up before it was answered."""
+        self.queue.processed += 1
+        self.queue.cancelled += 1
 
+    def abandon(self, reply: Reply) -> None:
+        """The asker of ``reply`` gave up: cancel the work done for it."""
+        reply.abandoned = True
+        if self._current is reply and self._handling is not None:
+            self._handling.cancel()
+        deferred = reply.deferred
+        if deferred is not None:
+            deferred.cancel()
+
+    # -- stopping ----------------------------------------------------------------
     def request_exit(self) -> None:
         """Exit normally after the current message (``context.stop()``)."""
-        self._exit_requested = True
-        self._leave = True
+        if self.phase is Phase.RUNNING or self.phase is Phase.STARTING:
+            self.phase = Phase.EXITING
         self.queue.wake_consumer()
 
     async def halt(self) -> None:
@@ -394,8 +725,7 @@ class Cell:
         done = self._done
         if done is None or done.is_set():
             return
-        self._stop_requested = True
-        self._leave = True
+        self.phase = Phase.HALTING
         self.queue.wake_consumer()
         if self._sleeping and self._scope is not None:
             self._scope.cancel()
@@ -406,26 +736,29 @@ class Cell:
                 self._scope.cancel()
             await done.wait()
 
+    def _in_own_task(self) -> bool:
+        return trio.lowlevel.current_task() is self._task
+
     async def stop(self) -> None:
         """Stop for good (``ref.stop()``)."""
         if self.finalized:
             return
         self._final = True
-        if trio.lowlevel.current_task() is self._task:
+        if self._in_own_task():
             self._self_stop = True
-            self._stop_requested = True
-            self._leave = True
+            self.phase = Phase.HALTING
             return
-        await self.halt()
         await self.finalize()
 
     async def finalize(self) -> None:
         """Stop for good: halt, close the mailbox, dead-letter what is queued."""
         if self.finalized:
-            await self._finalized.wait()
+            if self._finalized is not None:
+                await self._finalized.wait()
             return
         self.finalized = True
         self._final = True
+        self._finalized = trio.Event()
         if self._children is not None:
             await self._children.finalize()
         await self.halt()
@@ -498,6 +831,8 @@ class Cell:
             capacity=queue.capacity,
             accepted=queue.accepted,
             processed=queue.processed,
+            cancelled=queue.cancelled,
+            in_flight=len(self._deferred),
             failed=queue.failed,
             dead_lettered=queue.dead_lettered,
             restarts=self.restarts,
@@ -508,8 +843,6 @@ class Cell:
 
 
 def _reason_error(reason: DeadLetterReason, path: str) -> BaseException:
-    from .._exceptions import CircuitOpenError, MailboxFull
-
     if reason is DeadLetterReason.CIRCUIT_OPEN:
         return CircuitOpenError(f"circuit of {path} is open")
     if reason in (DeadLetterReason.MAILBOX_FULL, DeadLetterReason.DROPPED_OLDEST):

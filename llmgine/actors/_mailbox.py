@@ -1,10 +1,11 @@
 """Mailbox configuration and the queue a ref owns.
 
-A mailbox is a deque per priority lane, the parked consumer task (the actor's
-loop, which parks itself when the mailbox is empty), and a parking lot for
-senders waiting for space. The consumer is woken only when its mailbox goes
-from empty to non-empty, and drains in batches, so a busy actor costs no
-scheduler trip per message.
+A mailbox is a deque per priority lane (the ``NORMAL`` one made eagerly, the
+others when first used), the parked consumer task (the actor's loop, which
+parks itself when the mailbox is empty), and a parking lot for senders waiting
+for space. The consumer is woken only when its mailbox goes from empty to
+non-empty, and drains in batches, so a busy actor costs no scheduler trip per
+message.
 """
 
 from __future__ import annotations
@@ -77,11 +78,15 @@ class Mailbox:
     overflow: Overflow = attrs.field(default=Overflow.BACKPRESSURE, converter=_overflow)
 
 
+_NORMAL = 2
+
+
 class MailboxQueue:
     """The live queue behind one ref. It survives restarts of its actor."""
 
     __slots__ = (
         "accepted",
+        "cancelled",
         "capacity",
         "closed",
         "consumer",
@@ -89,6 +94,8 @@ class MailboxQueue:
         "dead_lettered",
         "failed",
         "lanes",
+        "normal",
+        "others",
         "overflow",
         "owner",
         "processed",
@@ -101,24 +108,40 @@ class MailboxQueue:
         self.capacity = config.capacity
         self.overflow = config.overflow
         self.owner = owner
-        self.lanes: tuple[deque[object], ...] = (deque(), deque(), deque(), deque())
+        self.normal: deque[object] = deque()
+        # Lanes by priority; all but NORMAL are made when first used.
+        self.lanes: list[deque[object] | None] = [None, None, self.normal, None]
+        self.others = 0  # items in lanes other than NORMAL
         self.size = 0  # messages in the bounded lanes (all but SYSTEM)
         self.closed = False
         self.consumer_waiting = False
         self.consumer: trio.lowlevel.Task | None = None  # parked, waiting for work
-        self.senders = trio.lowlevel.ParkingLot()
+        self.senders: trio.lowlevel.ParkingLot | None = None
         self.senders_waiting = 0
         self.accepted = 0
         self.processed = 0
+        self.cancelled = 0
         self.failed = 0
         self.dead_lettered = 0
 
     def __len__(self) -> int:
-        return self.size + len(self.lanes[0])
+        system = self.lanes[0]
+        return self.size + (0 if system is None else len(system))
+
+    def full(self, lane: int) -> bool:
+        """Whether one more message in ``lane`` would exceed the capacity."""
+        return bool(lane) and self.size >= self.capacity
 
     def push(self, item: object, lane: int) -> None:
         """Append an accepted item and wake the consumer if it sleeps."""
-        self.lanes[lane].append(item)
+        if lane == _NORMAL:
+            self.normal.append(item)
+        else:
+            queue = self.lanes[lane]
+            if queue is None:
+                queue = self.lanes[lane] = deque()
+            queue.append(item)
+            self.others += 1
         if lane:
             self.size += 1
         self.accepted += 1
@@ -128,10 +151,7 @@ class MailboxQueue:
     def wake(self) -> None:
         """Reschedule the parked consumer (it is known to be waiting)."""
         self.consumer_waiting = False
-        owner = self.owner
-        if not owner._active:  # owner.mark_active(), inlined: once per wake-up
-            owner._active = True
-            owner.system._active += 1
+        self.owner.mark_active()
         task = self.consumer
         if task is not None:
             self.consumer = None
@@ -139,23 +159,31 @@ class MailboxQueue:
 
     def pop(self) -> object | None:
         """Take the next item (highest lane first), or None when empty."""
-        lanes = self.lanes
-        for lane in lanes:
+        for index, lane in enumerate(self.lanes):
             if lane:
                 item = lane.popleft()
-                if lane is not lanes[0]:
+                if index != _NORMAL:
+                    self.others -= 1
+                if index:
                     self.size -= 1
                     if self.senders_waiting:
-                        self.senders.unpark()
+                        self.unpark_sender()
                 return item
         return None
 
+    def unpark_sender(self) -> None:
+        """Let one sender waiting for space try again."""
+        if self.senders is not None:
+            self.senders.unpark()
+
     def evict_oldest(self, at_or_below: int) -> object | None:
         """Remove the oldest item of the lowest non-empty lane not above the given one."""
-        for index in range(3, at_or_below - 1, -1):
+        for index in range(3, max(at_or_below, 1) - 1, -1):
             lane = self.lanes[index]
-            if lane and index:
+            if lane:
                 self.size -= 1
+                if index != _NORMAL:
+                    self.others -= 1
                 return lane.popleft()
         return None
 
@@ -163,13 +191,17 @@ class MailboxQueue:
         """Empty every lane, highest first, and return what was queued."""
         items: list[object] = []
         for lane in self.lanes:
-            items.extend(lane)
-            lane.clear()
+            if lane:
+                items.extend(lane)
+                lane.clear()
         self.size = 0
+        self.others = 0
         return items
 
     async def wait_for_space(self) -> None:
         """Park a sender until the consumer takes something (or the box closes)."""
+        if self.senders is None:
+            self.senders = trio.lowlevel.ParkingLot()
         self.senders_waiting += 1
         try:
             await self.senders.park()
@@ -189,4 +221,5 @@ class MailboxQueue:
     def close(self) -> None:
         """Refuse new messages and release every waiting sender."""
         self.closed = True
-        self.senders.unpark_all()
+        if self.senders is not None:
+            self.senders.unpark_all()

@@ -109,17 +109,19 @@ async def handle_traced(cell: Cell, envelope: Envelope, receive: Any) -> None:
         if recording:
             spans.emit(envelope, ctx, parent_id, wall, start, exc)
         current_trace.set(parent)
-        cell.handler_failed(envelope, exc)
+        cell.fail_item(envelope, exc)
         raise
     finally:
         current_trace.reset(token)
         _tracing.live_spans -= 1
     if recording:
         spans.emit(envelope, ctx, parent_id, wall, start, None)
+    cell._current = None
     if envelope.reply is None and type(result) is Failure:
+        # A told failure is filed in the sender's context.
         token = current_trace.set(parent)
         try:
-            cell.failed_tell(envelope, result)
+            cell.settle(envelope, result)
         finally:
             current_trace.reset(token)
         return

@@ -136,6 +136,12 @@ class Supervisor:
 
     Supervisors hold no mailbox of their own: failures reach them as calls from
     the failing child's task, so supervision never waits behind user messages.
+    As in OTP, a supervisor handles one child exit at a time (a lock), a child
+    is stopped completely before it is started again, and a failure reported
+    by an incarnation that is no longer current is ignored. A restart of this
+    supervisor by its parent supersedes a restart in progress here: that one
+    notices the new generation after its next wait and gives way. Locks are
+    only ever taken from a child towards its ancestors, so they cannot cycle.
     """
 
     def __init__(
@@ -156,7 +162,7 @@ class Supervisor:
         self.strategy = strategy
         self.restart = restart
         self.owner = owner
-        self.children: list[Node] = []
+        self.children: dict[str, Node] = {}  # by name, in start order
         self.restarts = 0
         self.generation = 1
         self.running = False
@@ -171,26 +177,18 @@ class Supervisor:
         if self.finalized:
             raise ConfigurationError(f"supervisor {self.path} has stopped")
         checked = _check_name(name)
-        if any(child.name == checked for child in self.children):
+        if checked in self.children:
             raise ConfigurationError(f"{self.path} already has a child named {checked!r}")
         return checked
 
-    async def spawn(self, factory: Callable[[], Actor], **options: Any) -> ActorRef:
-        """Start a child actor under this supervisor and return its ref."""
-        ref = self.spawn_nowait(factory, **options)
-        await trio.lowlevel.checkpoint()
-        return ref
-
-    def spawn_nowait(
+    def _add_cell(
         self,
         factory: Callable[[], Actor],
-        *,
         name: str,
-        mailbox: Mailbox | None = None,
-        restart: Restart = Restart.PERMANENT,
-        breaker: CircuitBreaker | None = None,
-    ) -> ActorRef:
-        """Start a child actor without yielding; its ref is usable at once."""
+        mailbox: Mailbox | None,
+        restart: Restart,
+        breaker: CircuitBreaker | None,
+    ) -> tuple[Cell, Actor]:
         from ._cell import Cell
 
         if not callable(factory):
@@ -205,10 +203,51 @@ class Supervisor:
             breaker=breaker,
         )
         cell = Cell(self.system, self, spec)
-        self.children.append(cell)
+        instance = cell.make()  # a factory that cannot build the actor fails here
+        self.children[spec.name] = cell
         self.system.register(cell)
         self.system.event(RecordKind.ACTOR_SPAWNED, cell.path, {}, actor=cell.path)
-        cell.start()
+        return cell, instance
+
+    async def spawn(
+        self,
+        factory: Callable[[], Actor],
+        *,
+        name: str,
+        mailbox: Mailbox | None = None,
+        restart: Restart = Restart.PERMANENT,
+        breaker: CircuitBreaker | None = None,
+    ) -> ActorRef:
+        """Start a child actor under this supervisor and return its ref.
+
+        The first instance is built and its ``on_start`` has run when this
+        returns; if the factory or ``on_start`` raises, this raises that error
+        and nothing is restarted (as OTP's ``start_child``).
+        """
+        cell, instance = self._add_cell(factory, name, mailbox, restart, breaker)
+        cell.start(instance=instance, announce=True)
+        error = await cell.wait_started()
+        if error is not None:
+            await cell.finalize()
+            raise error
+        return cell.ref
+
+    def spawn_nowait(
+        self,
+        factory: Callable[[], Actor],
+        *,
+        name: str,
+        mailbox: Mailbox | None = None,
+        restart: Restart = Restart.PERMANENT,
+        breaker: CircuitBreaker | None = None,
+    ) -> ActorRef:
+        """Start a child actor without yielding; its ref is usable at once.
+
+        The factory runs now (its error is raised here); ``on_start`` runs
+        later, and a failing one is handled by this supervisor as any failure.
+        """
+        cell, instance = self._add_cell(factory, name, mailbox, restart, breaker)
+        cell.start(instance=instance)
         return cell.ref
 
     async def spawn_supervisor(self, name: str, **options: Any) -> SupervisorRef:
@@ -235,29 +274,33 @@ class Supervisor:
             restart=Restart(restart),
         )
         child.running = True
-        self.children.append(child)
+        self.children[checked] = child
         self.system.register(child)
         return child.ref
 
     def remove(self, child: Node) -> None:
         """Forget a child that stopped for good."""
-        if child in self.children:
-            self.children.remove(child)
+        if self.children.get(child.name) is child:
+            del self.children[child.name]
         self.system.unregister(child)
 
     # -- lifecycle (called by the parent) -------------------------------------
     def start(self, delay: float = 0.0) -> None:
         """Start every child again from its spec (same refs, same mailboxes)."""
+        if self.finalized:
+            return
         self.generation += 1
         self._times.clear()
         self.running = True
-        for child in self.children:
-            child.start(delay)
+        for child in list(self.children.values()):
+            if not child.running:  # a child spawned while this was halted runs already
+                child.start(delay)
 
     async def halt(self) -> None:
         """Stop every child, in reverse start order, keeping their mailboxes."""
         self.running = False
-        for child in reversed(list(self.children)):
+        self.generation += 1  # supersedes a restart in progress here
+        for child in reversed(list(self.children.values())):
             await child.halt()
 
     async def finalize(self) -> None:
@@ -266,31 +309,44 @@ class Supervisor:
             return
         self.finalized = True
         self.running = False
-        for child in reversed(list(self.children)):
+        self.generation += 1
+        for child in reversed(list(self.children.values())):
             await child.finalize()
         if self.owner is None and self.parent is not None:
             self.parent.remove(self)
 
     def close(self) -> None:
         """Close every mailbox below (never waits; used on cancellation)."""
-        for child in self.children:
+        for child in list(self.children.values()):
             child.close()
 
     # -- failures --------------------------------------------------------------
-    async def child_failed(self, child: Node, error: BaseException) -> None:
-        """A child raised (or escalated): apply the strategy."""
+    def _current(self, child: Node, generation: int) -> bool:
+        """Whether a report from ``child``'s incarnation ``generation`` still counts."""
+        return (
+            not self.finalized
+            and self.running
+            and self.children.get(child.name) is child
+            and child.generation == generation
+            and not child.running
+        )
+
+    async def child_failed(
+        self, child: Node, error: BaseException, generation: int
+    ) -> None:
+        """Incarnation ``generation`` of a child raised (or escalated): restart."""
         async with self._lock:
-            if self.finalized or child not in self.children:
+            if not self._current(child, generation):
                 return
             if child.restart is Restart.TEMPORARY:
                 await child.finalize()
                 return
             await self._restart(child, error)
 
-    async def child_exited(self, child: Node) -> None:
+    async def child_exited(self, child: Node, generation: int) -> None:
         """A child exited normally (``context.stop()``)."""
         async with self._lock:
-            if self.finalized or child not in self.children:
+            if not self._current(child, generation):
                 return
             if child.restart is not Restart.PERMANENT:
                 await child.finalize()
@@ -299,6 +355,7 @@ class Supervisor:
 
     async def _restart(self, child: Node, error: BaseException | None) -> None:
         strategy = self.strategy
+        generation = self.generation
         now = trio.current_time()
         times = self._times
         times.append(now)
@@ -309,16 +366,20 @@ class Supervisor:
             return
         delay = 0.0 if strategy.backoff is None else strategy.backoff.delay(len(times))
         if isinstance(strategy, OneForAll):
-            targets = list(self.children)
+            targets = list(self.children.values())
         elif isinstance(strategy, RestForOne):
-            targets = self.children[self.children.index(child) :]
+            names = list(self.children)
+            targets = [self.children[n] for n in names[names.index(child.name) :]]
         else:
             targets = [child]
         for target in reversed(targets):
             await target.halt()
+            if self.generation != generation:
+                return  # an ancestor restarted (or stopped) this subtree meanwhile
         for target in targets:
-            target.restarts += 1
-            target.start(delay)
+            if not target.finalized and not target.running:
+                target.restarts += 1
+                target.start(delay)
 
     async def _give_up(self, error: BaseException | None) -> None:
         failure = SupervisionError(
@@ -327,14 +388,18 @@ class Supervisor:
         )
         failure.__cause__ = error
         self.system.event(RecordKind.ACTOR_FAILED, self.path, {}, error=failure)
+        generation = self.generation
         await self.halt()
+        if self.generation != generation + 1:
+            return  # superseded while stopping: the ancestor's restart decides
         if self.owner is not None:
-            await self.owner.halt()
-            await self.owner.parent.child_failed(self.owner, failure)
+            owner = self.owner
+            await owner.halt()
+            await owner.parent.child_failed(owner, failure, owner.generation)
         elif self.parent is None:
             self.system.fail(failure)
         else:
-            await self.parent.child_failed(self, failure)
+            await self.parent.child_failed(self, failure, self.generation)
 
 
 class SupervisorRef:
@@ -381,7 +446,7 @@ class SupervisorRef:
 
     def children(self) -> list[str]:
         """The paths of the children, in start order."""
-        return [child.path for child in self._node.children]
+        return [child.path for child in self._node.children.values()]
 
     async def stop(self) -> None:
         """Stop the supervisor and its whole subtree for good."""

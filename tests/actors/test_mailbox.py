@@ -250,4 +250,4 @@ def test_every_accepted_message_is_processed_or_dead_lettered(
 
 
 def _queued_items(ref: Any) -> list[Any]:
-    return [item for lane in ref._queue.lanes for item in lane]
+    return [item for lane in ref._queue.lanes for item in lane or ()]

@@ -98,7 +98,7 @@ class MailboxMachine(RuleBasedStateMachine):
         if not hasattr(self, "cell"):
             return
         queue = self.cell.queue
-        assert [list(lane) for lane in queue.lanes] == self.model
+        assert [list(lane or ()) for lane in queue.lanes] == self.model
         assert queue.size == self._bounded() <= self.capacity
         letters = [(x.message, x.reason) for x in self.system.dead_letters.list()]
         assert letters == self.dropped

@@ -255,14 +255,16 @@ async def test_names_are_unique_among_siblings_and_well_formed() -> None:
         await sup.spawn(lambda: Worker("a", log), name="a")  # fine: other parent
 
 
-async def test_a_factory_that_is_not_an_actor_is_a_failure() -> None:
-    with pytest.raises(SupervisionError) as info:
-        async with open_actor_system(
-            "app", strategy=OneForOne(max_restarts=0, within=1.0)
-        ) as system:
+async def test_a_factory_that_is_not_an_actor_fails_the_spawn() -> None:
+    async with open_actor_system(
+        "app", strategy=OneForOne(max_restarts=0, within=1.0)
+    ) as system:
+        with pytest.raises(ConfigurationError, match="must return an Actor"):
             await system.spawn(lambda: object(), name="bad")  # type: ignore[arg-type, return-value]
-            await trio.sleep_forever()
-    assert isinstance(info.value.__cause__, ConfigurationError)
+        # nothing was left behind: the name is free and nothing restarts
+        assert system.lookup("/app/bad") is None
+        ref = await system.spawn(lambda: Worker("bad", {}), name="bad")
+        assert await ref.ask("x") == 1
 
 
 async def test_stopping_a_supervisor_stops_its_subtree() -> None:

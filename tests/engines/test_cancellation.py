@@ -87,19 +87,22 @@ async def test_turn_timeout_cancels_and_rolls_back(
     assert result.messages == (Message.user("again"), Message.assistant("later"))
 
 
-async def test_an_abandoned_ask_lets_the_turn_finish_whole(
+async def test_an_abandoned_ask_cancels_the_turn_and_keeps_nothing(
     system: ActorSystem, autojump_clock: trio.testing.MockClock
 ) -> None:
-    # An ask's timeout only stops the asker waiting; the engine finishes the
-    # turn and appends it whole (use turn_timeout to cancel the turn itself).
+    # When the asker gives up, the engine's handling of the turn is cancelled:
+    # the tool call is cancelled and nothing of the turn is kept, so asking
+    # again makes one turn, not two.
     gate = Gate()
     provider = ScriptedProvider([calls(call("c1", "wait")), answer("done")])
     engine = await spawn_chat(system, provider=provider, tools=gate.registry())
     with pytest.raises(AskTimeout):
         await engine.ask(UserInput("slow"), timeout=1)
-    gate.release.set()
     history = await engine.ask(GetHistory())
-    assert roles(history) == ["user", "assistant", "tool", "assistant"]
+    assert roles(history) == []
+    assert gate.cancelled
+    assert engine.statistics().cancelled == 1
+    assert engine.statistics().restarts == 0
 
 
 async def test_cancelling_a_caller_of_receive_appends_nothing(
