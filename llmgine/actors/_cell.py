@@ -384,7 +384,8 @@ class Cell:
         for deferred in pending:
             if deferred._settle():
                 # Accepted and never answered: a dead letter, as a queued one.
-                self.dead_letter(deferred._item, DeadLetterReason.ACTOR_STOPPED, None)
+                error = ActorStopped(f"{self.path} stopped before it answered")
+                self.dead_letter(deferred._item, DeadLetterReason.ACTOR_STOPPED, error)
 
     async def _call_on_stop(self, instance: Actor) -> None:
         try:

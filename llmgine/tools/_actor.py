@@ -4,12 +4,13 @@ An actor handles one message at a time, and a tool call may take minutes, so
 the actor does not run calls inside ``receive``. It *admits* them: ``receive``
 takes a free slot (``max_in_flight``; when none is free it waits, the mailbox
 fills, and the mailbox's overflow policy pushes back on senders), starts the
-call in a nursery the actor owns, and answers the ask at once with a pending
-handle. The call waits for its tool's :class:`trio.CapacityLimiter`, then runs
-under the registry's timeouts. :class:`ToolActorRef` hides the handle: its
-``execute`` looks exactly like :meth:`ToolRegistry.execute`.
+call in a nursery the actor owns, and answers the ask later
+(:meth:`~llmgine.actors.ActorContext.defer`). The call waits for its tool's
+:class:`trio.CapacityLimiter`, then runs under the registry's timeouts.
+:class:`ToolActorRef` makes it look exactly like :meth:`ToolRegistry.execute`.
 
-When the actor stops (or is restarted after a failure), calls still running get
+A caller that gives up (its timeout, or its cancel scope) cancels its call. When
+the actor stops (or is restarted after a failure), calls still running get
 ``grace`` seconds to finish, then are cancelled, and their callers get
 :class:`~llmgine.ActorStopped`.
 """
@@ -23,7 +24,7 @@ from typing import Any, Protocol
 import trio
 
 from .._exceptions import ActorStopped, ConfigurationError, ToolError
-from ..actors import Actor, ActorRef, Failure, Mailbox
+from ..actors import Actor, ActorRef, Deferred, Failure, Mailbox
 from ..llm import ToolCallPart, ToolResultPart, ToolSpec
 from ._registry import ToolRegistry
 
@@ -34,18 +35,6 @@ def _positive_int(value: object, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ConfigurationError(f"{what!r} must be a positive int (got {value!r})")
     return value
-
-
-class _Pending:
-    """One admitted call: the actor fills it in, the asker waits on it."""
-
-    __slots__ = ("done", "error", "result", "scope")
-
-    def __init__(self) -> None:
-        self.done = trio.Event()
-        self.scope = trio.CancelScope()
-        self.result: ToolResultPart | None = None
-        self.error: BaseException | None = None
 
 
 class ToolActor(Actor):
@@ -95,9 +84,10 @@ class ToolActor(Actor):
                 await self._idle.wait()
         finally:
             nursery.cancel_scope.cancel()
+        await self._idle.wait()  # the cancelled calls answer their callers
 
     async def receive(self, message: object) -> object:
-        """Admit a :class:`ToolCallPart` and answer with its pending handle."""
+        """Admit a :class:`ToolCallPart`; its result answers the ask when ready."""
         if not isinstance(message, ToolCallPart):
             kind = type(message).__name__
             error = ToolError(f"a ToolActor takes ToolCallPart messages (got {kind})")
@@ -106,12 +96,12 @@ class ToolActor(Actor):
         if nursery is None:  # pragma: no cover - on_start always sets it
             raise RuntimeError("ToolActor received a message before on_start")
         await self._slots.acquire()
-        pending = _Pending()
+        deferred = self.context.defer()
         if self._running == 0:
             self._idle = trio.Event()
         self._running += 1
-        nursery.start_soon(self._run, message, pending, name=f"tool {message.name}")
-        return pending
+        nursery.start_soon(self._run, message, deferred, name=f"tool {message.name}")
+        return deferred
 
     def _limiter(self, name: str) -> trio.CapacityLimiter:
         limiter = self._limiters.get(name)
@@ -125,22 +115,29 @@ class ToolActor(Actor):
             task_status.started(nursery)
             await trio.sleep_forever()
 
-    async def _run(self, call: ToolCallPart, pending: _Pending) -> None:
+    async def _run(self, call: ToolCallPart, deferred: Deferred) -> None:
+        result: ToolResultPart | None = None
         try:
-            with pending.scope:
+            with deferred.cancel_scope():  # cancelled when the caller gives up
                 if call.name in self._registry:
                     async with self._limiter(call.name):
-                        pending.result = await self._registry.execute(call)
+                        result = await self._registry.execute(call)
                 else:  # no limiter for names the model made up: they fail at once
-                    pending.result = await self._registry.execute(call)
+                    result = await self._registry.execute(call)
         except Exception as exc:  # a bug below us: answer the asker, keep the host
-            pending.error = exc
+            deferred.fail(exc)
         finally:
-            if pending.result is None and pending.error is None:
-                pending.error = ActorStopped(
-                    f"{self.context.path} stopped before tool call {call.id!r} finished"
+            if result is not None:
+                deferred.resolve(result)
+            elif deferred.cancelled:
+                deferred.settle_cancelled()
+            else:
+                deferred.fail(
+                    ActorStopped(
+                        f"{self.context.path} stopped before tool call"
+                        f" {call.id!r} finished"
+                    )
                 )
-            pending.done.set()
             self._slots.release()
             self._running -= 1
             if self._running == 0:
@@ -157,9 +154,11 @@ class ToolActorRef:
     """A :class:`ToolActor` seen as a registry: ``specs()``, ``execute(call)``.
 
     ``execute`` raises only what the actor runtime raises (:class:`MailboxFull`,
-    :class:`AskTimeout` while waiting to be admitted, :class:`ActorStopped`);
-    the model's and the tool's mistakes come back as error results. Cancelling
-    ``execute`` cancels the call in the actor.
+    :class:`AskTimeout` after ``admit_timeout``, :class:`ActorStopped`); the
+    model's and the tool's mistakes come back as error results. Cancelling
+    ``execute`` (or its ``admit_timeout`` passing) cancels the call in the
+    actor. ``admit_timeout`` bounds the whole call as the caller sees it,
+    admission included; the registry's per-tool timeouts bound the tool.
     """
 
     __slots__ = ("_specs", "admit_timeout", "ref")
@@ -184,16 +183,8 @@ class ToolActorRef:
 
     async def execute(self, call: ToolCallPart) -> ToolResultPart:
         """Run one call in the actor and return its result."""
-        pending: _Pending = await self.ref.ask(call, timeout=self.admit_timeout)
-        try:
-            await pending.done.wait()
-        finally:
-            if not pending.done.is_set():
-                pending.scope.cancel()
-        if pending.error is not None:
-            raise pending.error
-        assert pending.result is not None
-        return pending.result
+        result: ToolResultPart = await self.ref.ask(call, timeout=self.admit_timeout)
+        return result
 
     async def execute_all(self, calls: Sequence[ToolCallPart]) -> list[ToolResultPart]:
         """Run several calls concurrently; the results come in the order of the calls."""

@@ -25,7 +25,6 @@ from ..llm import ToolResultPart, ToolSpec
 from ._mcp_actor import (
     MCPServerActor,
     MCPTransport,
-    Pending,
     Request,
     StartStatus,
 )
@@ -222,15 +221,7 @@ class MCPServerRef:
         The escape hatch to the rest of MCP (resources, prompts): ``op`` runs in
         the task that owns the session; its exception is raised here.
         """
-        pending: Pending = await self.ref.ask(Request(op))
-        try:
-            await pending.done.wait()
-        finally:
-            if not pending.done.is_set():
-                pending.scope.cancel()
-        if pending.error is not None:
-            raise pending.error
-        return pending.result
+        return await self.ref.ask(Request(op))
 
     async def stop(self) -> None:
         """Stop the actor for good, which stops the server."""

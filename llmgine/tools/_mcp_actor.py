@@ -27,7 +27,7 @@ import attrs
 import trio
 
 from .._exceptions import ActorStopped, ConfigurationError, MailboxFull, ToolError
-from ..actors import Actor, Failure, Priority
+from ..actors import Actor, Deferred, Failure, Priority
 from ._tool import check_timeout
 
 __all__ = [
@@ -36,7 +36,6 @@ __all__ = [
     "MCPStdio",
     "MCPTransport",
     "Op",
-    "Pending",
     "Request",
     "StartStatus",
     "import_mcp",
@@ -192,19 +191,6 @@ class _Lost:
     sender: object
 
 
-class Pending:
-    """One admitted request: the host fills it in, the asker waits on it."""
-
-    __slots__ = ("done", "error", "finished", "result", "scope")
-
-    def __init__(self) -> None:
-        self.done = trio.Event()
-        self.scope = trio.CancelScope()
-        self.finished = False
-        self.result: Any = None
-        self.error: BaseException | None = None
-
-
 class StartStatus:
     """Shared by a server's incarnations: how the last start went."""
 
@@ -289,7 +275,7 @@ class MCPServerActor(Actor):
             await self._done.wait()
 
     async def receive(self, message: object) -> object:
-        """Admit a request for the session and answer with its pending handle."""
+        """Admit a request for the session; its outcome answers the ask when ready."""
         if self._lost is not None:
             raise self._lost  # restart me: the connection is gone
         if isinstance(message, _Lost):
@@ -301,9 +287,9 @@ class MCPServerActor(Actor):
         if calls is None:  # pragma: no cover - the host sets _lost as it clears _calls
             raise ToolError(f"MCP server {self.context.path} is not connected")
         await self._slots.acquire()
-        pending = Pending()
-        calls.start_soon(self._run, message.op, self._session, pending)
-        return pending
+        deferred = self.context.defer()
+        calls.start_soon(self._run, message.op, self._session, deferred)
+        return deferred
 
     async def _host(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         from mcp import ClientSession
@@ -348,20 +334,26 @@ class MCPServerActor(Actor):
         with contextlib.suppress(MailboxFull, ActorStopped):
             self.context.ref.tell_nowait(_Lost(self), priority=Priority.HIGH)
 
-    async def _run(self, op: Op, session: Any, pending: Pending) -> None:
+    async def _run(self, op: Op, session: Any, deferred: Deferred) -> None:
+        finished = False
         try:
-            with pending.scope:
-                pending.result = await op(session)
-                pending.finished = True
+            with deferred.cancel_scope():  # cancelled when the asker gives up
+                result = await op(session)
+                finished = True
+            if finished:
+                deferred.resolve(result)
         except Exception as exc:
-            pending.error = exc
+            deferred.fail(exc)
         finally:
-            if not pending.finished and pending.error is None:
-                if not pending.scope.cancelled_caught:  # cut off, not abandoned
+            if not finished and not deferred.done:
+                if deferred.cancelled:
+                    deferred.settle_cancelled()
+                else:  # cut off, not abandoned
                     self._end()
-                pending.error = ToolError(
-                    f"the connection to MCP server {self.context.path} ended"
-                    " before the request finished"
-                )
-            pending.done.set()
+                    deferred.fail(
+                        ToolError(
+                            f"the connection to MCP server {self.context.path} ended"
+                            " before the request finished"
+                        )
+                    )
             self._slots.release()

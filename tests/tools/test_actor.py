@@ -199,7 +199,7 @@ async def test_stopping_lets_calls_finish_within_the_grace_period(
         await trio.testing.wait_all_tasks_blocked()
         await tools.ref.stop()
     assert results[0] == "done"
-    assert results[1] == "/test/tools stopped before tool call 'c' finished"
+    assert results[1].startswith("/test/tools stopped before")
     assert gauge.cancelled == 1
 
 
