@@ -120,6 +120,6 @@ def test_fast_paths_equal_the_reference(
 
     fast = run(False)
     assert fast == run(True)
-    *_, stats, letters = fast
+    *_, stats, _letters = fast
     accepted, processed, _, _, dead, queued, _ = stats
     assert accepted == processed + dead + queued
