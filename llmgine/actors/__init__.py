@@ -13,12 +13,15 @@ from ._actor import ActorContext as ActorContext
 from ._actor import Failure as Failure
 from ._breaker import BreakerState as BreakerState
 from ._breaker import CircuitBreaker as CircuitBreaker
+from ._dead_letter_store import SQLiteDeadLetterStore as SQLiteDeadLetterStore
 from ._dead_letters import DeadLetter as DeadLetter
 from ._dead_letters import DeadLetterReason as DeadLetterReason
 from ._dead_letters import DeadLetters as DeadLetters
+from ._dead_letters import DeadLetterStatistics as DeadLetterStatistics
 from ._dead_letters import DeadLetterStore as DeadLetterStore
-from ._dead_letters import SQLiteDeadLetterStore as SQLiteDeadLetterStore
 from ._deferred import Deferred as Deferred
+from ._letter_codec import StoredError as StoredError
+from ._letter_codec import StoredMessage as StoredMessage
 from ._mailbox import Mailbox as Mailbox
 from ._mailbox import Overflow as Overflow
 from ._mailbox import Priority as Priority

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import builtins
 import enum
-import pickle
-import sqlite3
+import logging
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 import attrs
 import trio
 
-from .._exceptions import LLMgineError
+from .._exceptions import ConfigurationError, LLMgineError
+from ._letter_codec import StoredMessage
 
 if TYPE_CHECKING:
     from ._system import ActorSystem
@@ -23,10 +22,13 @@ if TYPE_CHECKING:
 __all__ = [
     "DeadLetter",
     "DeadLetterReason",
+    "DeadLetterStatistics",
     "DeadLetterStore",
     "DeadLetters",
-    "SQLiteDeadLetterStore",
+    "Row",
 ]
+
+_log = logging.getLogger("llmgine.actors")
 
 
 class DeadLetterReason(enum.Enum):
@@ -55,173 +57,177 @@ class DeadLetter:
     id: int = attrs.field(default=0, eq=False)
 
 
+#: One letter as a store writes it (its shape is the store's business).
+Row: TypeAlias = tuple[Any, ...]
+
+
 class DeadLetterStore(Protocol):
-    """Where dead letters persist across process restarts."""
+    """Where dead letters persist across process restarts.
 
-    def load(self) -> list[DeadLetter]:
-        """Every stored letter, oldest first (runs in a worker thread)."""
+    The system encodes each letter when it is filed (so what is stored is the
+    message as it was then) and hands batches to :meth:`write` in a worker
+    thread, one batch at a time, within ``flush_interval`` seconds.
+    """
 
-    def save(self, letters: Sequence[DeadLetter]) -> list[int]:
-        """Store letters; return their ids (runs in a worker thread)."""
+    flush_interval: float
 
-    def delete(self, ids: Sequence[int]) -> None:
-        """Forget letters (drained or redelivered; runs in a worker thread)."""
+    def encode(self, letter: DeadLetter) -> Row:
+        """The row ``letter`` is written as (called when it is filed; never raises)."""
+
+    def write(self, rows: Sequence[Row], deleted: Sequence[int]) -> None:
+        """Store rows and forget letters by id, in one transaction (worker thread)."""
+
+    def load(self, limit: int) -> tuple[builtins.list[DeadLetter], int]:
+        """The newest ``limit`` readable letters, oldest first, and the highest id."""
 
     def close(self) -> None:
         """Release the store."""
 
 
-class SQLiteDeadLetterStore:
-    """Dead letters kept in a SQLite file, so they survive a restart of the process.
+@attrs.frozen(kw_only=True)
+class DeadLetterStatistics:
+    """What the dead-letter office holds and has done.
 
-    Messages and errors are pickled; a message that cannot be pickled is stored
-    by its ``repr`` and comes back as that string.
+    ``count + loaded == held + evicted + drained + redelivered`` at all times.
+    ``stored`` counts letters written to the store; ``pending`` the letters
+    filed, drained or redelivered whose change is not in the store yet;
+    ``skipped`` stored rows that could not be read back; ``write_errors``
+    failed store writes (each retried).
     """
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self._db: sqlite3.Connection | None = None
+    held: int
+    capacity: int
+    count: int
+    evicted: int
+    drained: int
+    redelivered: int
+    loaded: int
+    stored: int
+    pending: int
+    skipped: int
+    write_errors: int
 
-    def _conn(self) -> sqlite3.Connection:
-        if self._db is None:
-            db = sqlite3.connect(self.path, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS dead_letters (id INTEGER PRIMARY KEY"
-                " AUTOINCREMENT, recipient TEXT NOT NULL, reason TEXT NOT NULL,"
-                " at REAL NOT NULL, message BLOB NOT NULL, error BLOB)"
-            )
-            db.commit()
-            self._db = db
-        return self._db
 
-    def load(self) -> list[DeadLetter]:
-        """Every stored letter, oldest first."""
-        rows = self._conn().execute(
-            "SELECT id, recipient, reason, at, message, error FROM dead_letters"
-            " ORDER BY id"
+def check_capacity(capacity: object) -> int:
+    """``capacity`` if it is a positive int, else :class:`ConfigurationError`."""
+    if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
+        raise ConfigurationError(
+            f"'dead_letter_capacity' must be a positive int (got {capacity!r})"
         )
-        return [
-            DeadLetter(
-                id=row[0],
-                recipient=row[1],
-                reason=DeadLetterReason(row[2]),
-                at=row[3],
-                message=_loads(row[4]),
-                error=_load_error(row[5]),
-            )
-            for row in rows
-        ]
-
-    def save(self, letters: Sequence[DeadLetter]) -> list[int]:
-        """Store letters and return their ids."""
-        db = self._conn()
-        ids = []
-        with db:
-            for letter in letters:
-                cursor = db.execute(
-                    "INSERT INTO dead_letters (recipient, reason, at, message, error)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (
-                        letter.recipient,
-                        letter.reason.value,
-                        letter.at,
-                        _dumps(letter.message),
-                        None if letter.error is None else _dumps(letter.error),
-                    ),
-                )
-                ids.append(int(cursor.lastrowid or 0))
-        return ids
-
-    def delete(self, ids: Sequence[int]) -> None:
-        """Forget the letters with these ids."""
-        db = self._conn()
-        with db:
-            db.executemany("DELETE FROM dead_letters WHERE id = ?", [(i,) for i in ids])
-
-    def close(self) -> None:
-        """Close the database."""
-        if self._db is not None:
-            self._db.close()
-            self._db = None
-
-
-def _dumps(value: object) -> bytes:
-    try:
-        return pickle.dumps(value)
-    except Exception:
-        return pickle.dumps(repr(value))
-
-
-def _loads(blob: bytes) -> Any:
-    return pickle.loads(blob)
-
-
-def _load_error(blob: bytes | None) -> BaseException | None:
-    if blob is None:
-        return None
-    value = _loads(blob)
-    return value if isinstance(value, BaseException) else LLMgineError(str(value))
+    return capacity
 
 
 class DeadLetters:
     """The system's dead-letter office: list, drain and redeliver.
 
-    Counts never shrink: ``count`` and ``by_reason`` include letters already
+    At most ``capacity`` letters are held; beyond that the oldest are evicted
+    (counted in :attr:`evicted`, and kept in the store if there is one).
+    Counts never shrink: ``count`` and ``by_reason`` include letters evicted,
     drained or redelivered, so the stress invariant can be checked at any time.
     """
 
     def __init__(
         self,
         *,
+        capacity: int = 10_000,
         store: DeadLetterStore | None = None,
         on_letter: Callable[[DeadLetter], None] | None = None,
     ) -> None:
+        self._capacity = check_capacity(capacity)
         self._letters: deque[DeadLetter] = deque()
-        self._unsaved: list[DeadLetter] = []
-        self._saved_ids: dict[int, int] = {}  # id(letter) -> store id
         self._store = store
         self._on_letter = on_letter
+        self._rows: builtins.list[Row] = []  # filed, not yet written
+        self._deleted: builtins.list[int] = []  # drained or redelivered, not yet written
+        self._in_flight = 0  # changes being written now
+        self._next_id = 1
         self._wake = trio.Event()
+        self._lock = trio.Lock()
         self.count = 0
         self.by_reason: Counter[DeadLetterReason] = Counter()
+        #: Letters pushed out of memory by newer ones (still counted and stored).
+        self.evicted = 0
+        self._drained = 0
+        self._redelivered = 0
+        self._loaded = 0
+        self._stored = 0
+        self._write_errors = 0
         self._system: ActorSystem | None = None
 
     def __len__(self) -> int:
         return len(self._letters)
 
+    @property
+    def capacity(self) -> int:
+        """The most letters held in memory."""
+        return self._capacity
+
     def add(self, letter: DeadLetter) -> None:
         """File a dead letter (the runtime calls this; never waits)."""
-        self._letters.append(letter)
+        if not letter.id:
+            # DeadLetter is frozen; the id is the office's to give, once.
+            object.__setattr__(letter, "id", self._next_id)
+            self._next_id += 1
+        letters = self._letters
+        letters.append(letter)
+        if len(letters) > self._capacity:
+            letters.popleft()
+            self.evicted += 1
         self.count += 1
         self.by_reason[letter.reason] += 1
-        if self._store is not None:
-            self._unsaved.append(letter)
+        store = self._store
+        if store is not None:
+            self._rows.append(store.encode(letter))
             self._wake.set()
         if self._on_letter is not None:
             self._on_letter(letter)
 
-    def list(self) -> list[DeadLetter]:
+    def list(self) -> builtins.list[DeadLetter]:
         """The letters held now, oldest first."""
         return list(self._letters)
 
+    def statistics(self) -> DeadLetterStatistics:
+        """Counters of the office (and of its store's writes)."""
+        return DeadLetterStatistics(
+            held=len(self._letters),
+            capacity=self._capacity,
+            count=self.count,
+            evicted=self.evicted,
+            drained=self._drained,
+            redelivered=self._redelivered,
+            loaded=self._loaded,
+            stored=self._stored,
+            pending=len(self._rows) + len(self._deleted) + self._in_flight,
+            skipped=int(getattr(self._store, "skipped", 0)),
+            write_errors=self._write_errors,
+        )
+
     async def drain(self) -> builtins.list[DeadLetter]:
-        """Take every held letter out (and out of the store)."""
+        """Take every held letter out (the store forgets them within its interval)."""
+        await trio.lowlevel.checkpoint()  # before taking: a cancelled drain loses nothing
         letters = list(self._letters)
         self._letters.clear()
-        await self._forget(letters)
+        self._drained += len(letters)
+        self._forget(letters)
         return letters
 
     async def redeliver(self, letters: Iterable[DeadLetter] | None = None) -> int:
         """Send held letters again to their recipients; return how many went.
 
-        A letter whose recipient no longer exists or refuses it stays held.
+        A letter whose recipient no longer exists or refuses it stays held, and
+        so does one whose message is a :class:`StoredMessage` (its class could
+        not be rebuilt). Letters not held (evicted, drained) are not sent.
         """
         if self._system is None:
             raise LLMgineError("redeliver needs a running actor system")
-        chosen = list(self._letters) if letters is None else list(letters)
-        sent: builtins.list[DeadLetter] = []
+        held = {x.id: x for x in self._letters}
+        chosen = held.values() if letters is None else [x for x in letters]
+        sent: dict[int, DeadLetter] = {}
         for letter in chosen:
+            if held.get(letter.id) is not letter or isinstance(
+                letter.message, StoredMessage
+            ):
+                continue
             ref = self._system.lookup(letter.recipient)
             tell = getattr(ref, "tell_nowait", None)
             if tell is None:
@@ -230,44 +236,85 @@ class DeadLetters:
                 tell(letter.message)
             except LLMgineError:
                 continue
-            sent.append(letter)
-        held = {id(letter) for letter in sent}
-        self._letters = deque(x for x in self._letters if id(x) not in held)
-        await self._forget(sent)
+            sent[letter.id] = letter
+        if sent:
+            self._letters = deque(x for x in self._letters if x.id not in sent)
+            self._redelivered += len(sent)
+            self._forget(sent.values())
+        await trio.lowlevel.checkpoint()
         return len(sent)
 
-    async def _forget(self, letters: Sequence[DeadLetter]) -> None:
-        if self._store is None:
-            return
-        unsaved = {id(x) for x in self._unsaved}
-        gone = {id(x) for x in letters}
-        self._unsaved = [x for x in self._unsaved if id(x) not in gone]
-        ids = [
-            self._saved_ids.pop(id(x), x.id)
-            for x in letters
-            if id(x) not in unsaved and (id(x) in self._saved_ids or x.id)
-        ]
-        if ids:
-            await trio.to_thread.run_sync(self._store.delete, ids)
+    def _forget(self, letters: Iterable[DeadLetter]) -> None:
+        if self._store is not None:
+            self._deleted.extend(x.id for x in letters)
+            self._wake.set()
 
+    # -- the store ----------------------------------------------------------------
     async def _load(self) -> None:
-        if self._store is None:
+        store = self._store
+        if store is None:
             return
-        for letter in await trio.to_thread.run_sync(self._store.load):
-            self._letters.append(letter)
-            self._saved_ids[id(letter)] = letter.id
+        letters, last = await trio.to_thread.run_sync(store.load, self._capacity)
+        self._letters.extend(letters)
+        self._loaded += len(letters)
+        self._next_id = max(self._next_id, last + 1)
 
     async def flush(self) -> None:
-        """Write letters not yet stored to the store."""
-        if self._store is None or not self._unsaved:
-            return
-        batch, self._unsaved = self._unsaved, []
-        ids = await trio.to_thread.run_sync(self._store.save, batch)
-        for letter, store_id in zip(batch, ids, strict=True):
-            self._saved_ids[id(letter)] = store_id
+        """Write every letter filed (and every one taken out) so far to the store."""
+        async with self._lock:
+            await self._write()
 
-    async def _run_flusher(self) -> None:
+    async def _write(self) -> None:
+        store = self._store
+        rows, deleted = self._rows, self._deleted
+        if store is None or not (rows or deleted):
+            return
+        self._rows, self._deleted = [], []
+        self._in_flight = len(rows) + len(deleted)
+        try:
+            # Not abandoned on cancellation: a batch is written whole or not at all.
+            await trio.to_thread.run_sync(store.write, rows, deleted)
+        except BaseException:
+            self._rows[:0] = rows
+            self._deleted[:0] = deleted
+            raise
+        finally:
+            self._in_flight = 0
+        self._stored += len(rows)
+
+    async def _run_writer(self) -> None:
+        """Write batches until cancelled: what was filed in the last moment, at once."""
+        assert self._store is not None
+        interval = float(getattr(self._store, "flush_interval", 0.1))
         while True:
-            await self._wake.wait()
-            self._wake = trio.Event()
-            await self.flush()
+            if not (self._rows or self._deleted):
+                self._wake = trio.Event()
+                await self._wake.wait()
+            # Let the letters of the next moment join this transaction: the
+            # loss window is this pause plus at most two batches' writes.
+            await trio.sleep(interval / 4)
+            try:
+                await self.flush()
+            except Exception:
+                self._write_errors += 1
+                if self._write_errors == 1:
+                    _log.exception(
+                        "writing dead letters to %r failed; retrying", self._store
+                    )
+                await trio.sleep(interval)
+
+    async def _close(self) -> None:
+        """Write what is left (shielded: the system is leaving), then close the store."""
+        store = self._store
+        if store is None:
+            return
+        try:
+            with trio.CancelScope(shield=True):
+                await self.flush()
+        except Exception:
+            self._write_errors += 1
+            _log.exception(
+                "%d dead letters could not be written to %r", len(self._rows), store
+            )
+        finally:
+            store.close()

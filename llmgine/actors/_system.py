@@ -14,7 +14,7 @@ from .._exceptions import ConfigurationError
 from ._actor import Actor
 from ._breaker import CircuitBreaker
 from ._cell import Cell
-from ._dead_letters import DeadLetters, DeadLetterStore
+from ._dead_letters import DeadLetters, DeadLetterStore, check_capacity
 from ._mailbox import Mailbox
 from ._ref import ActorRef
 from ._supervisor import OneForOne, Restart, Strategy, Supervisor, SupervisorRef
@@ -95,11 +95,12 @@ class ActorSystem:
         store: DeadLetterStore | None,
         shutdown_timeout: float,
         strategy: Strategy,
+        dead_letter_capacity: int = 10_000,
     ) -> None:
         self.name = name
         self.tracer = tracer
         self.shutdown_timeout = shutdown_timeout
-        self.dead_letters = DeadLetters(store=store)
+        self.dead_letters = DeadLetters(capacity=dead_letter_capacity, store=store)
         self.dead_letters._system = self
         self.tell_budget = 64
         self._nursery: trio.Nursery | None = None
@@ -279,6 +280,7 @@ async def open_actor_system(
     *,
     tracer: TraceSink | None = None,
     dead_letter_store: DeadLetterStore | None = None,
+    dead_letter_capacity: int = 10_000,
     shutdown_timeout: float = 5.0,
     strategy: Strategy | None = None,
 ) -> AsyncIterator[ActorSystem]:
@@ -289,11 +291,18 @@ async def open_actor_system(
     escalates past the root supervisor leaves the block with a
     :class:`SupervisionError`; cancelling the surrounding scope stops every actor.
     With no ``tracer``, the one the ``LLMGINE_TRACE`` variable describes is used.
+
+    At most ``dead_letter_capacity`` dead letters are held in memory (the
+    oldest are evicted first). However the block is left (normally, by an
+    exception, by cancellation or by a :class:`SupervisionError`), every dead
+    letter filed before is written to ``dead_letter_store`` and every trace
+    record handed to the tracer is delivered, shielded from cancellation.
     """
     if not isinstance(name, str) or not name or "/" in name:
         raise ConfigurationError(
             f"'name' must be a non-empty str without '/' (got {name!r})"
         )
+    check_capacity(dead_letter_capacity)
     if tracer is None and _default_tracer_factory is not None:
         tracer = _default_tracer_factory()
     system = ActorSystem(
@@ -302,46 +311,55 @@ async def open_actor_system(
         store=dead_letter_store,
         shutdown_timeout=shutdown_timeout,
         strategy=OneForOne() if strategy is None else strategy,
+        dead_letter_capacity=dead_letter_capacity,
     )
     system_token = _current_system.set(system)
     sink_token = current_sink.set(tracer)
     try:
         await system.dead_letters._load()
-        try:
-            async with trio.open_nursery() as service:
-                if tracer is not None:
-                    tracer.start(system)
-                    service.start_soon(tracer.run)
-                if dead_letter_store is not None:
-                    service.start_soon(system.dead_letters._run_flusher)
-                try:
-                    async with trio.open_nursery() as nursery:
-                        system._nursery = nursery
-                        try:
-                            yield system
-                            await system.root.finalize()
-                        finally:
-                            system.root.close()
-                        nursery.cancel_scope.cancel()
-                finally:
-                    system._nursery = None
-                    system.retire_all()
-                    service.cancel_scope.cancel()
-        except BaseExceptionGroup as group:
-            # Actor and service tasks never raise: the one error is the body's own.
-            error = _sole(group)
-            raise error from error.__cause__
-        with trio.CancelScope(shield=True):
-            await system.dead_letters.flush()
+        async with trio.open_nursery() as service:
             if tracer is not None:
-                await tracer.aclose()
+                tracer.start(system)
+                service.start_soon(tracer.run)
+            if dead_letter_store is not None:
+                service.start_soon(system.dead_letters._run_writer)
+            try:
+                async with trio.open_nursery() as nursery:
+                    system._nursery = nursery
+                    try:
+                        yield system
+                        await system.root.finalize()
+                    finally:
+                        system.root.close()
+                    nursery.cancel_scope.cancel()
+            finally:
+                system._nursery = None
+                system.retire_all()
+                service.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        # Actor and service tasks never raise: the one error is the body's own.
+        error = _sole(group)
+        raise error from error.__cause__
     finally:
-        if dead_letter_store is not None:
-            dead_letter_store.close()
+        await _write_out(system, tracer)
         current_sink.reset(sink_token)
         _current_system.reset(system_token)
     if system._failure is not None:
         raise system._failure
+
+
+async def _write_out(system: ActorSystem, tracer: TraceSink | None) -> None:
+    """Store every dead letter and deliver every trace record filed so far.
+
+    Every way out of the system comes through here, shielded from the
+    cancellation that may be leaving, within the shutdown timeout.
+    """
+    with trio.move_on_after(system.shutdown_timeout, shield=True):
+        try:
+            await system.dead_letters._close()
+        finally:
+            if tracer is not None:
+                await tracer.aclose()
 
 
 def _sole(group: BaseExceptionGroup[BaseException]) -> BaseException:

@@ -1,4 +1,4 @@
-"""Dead letters: listing, draining, redelivery, and persistence in SQLite."""
+"""Dead letters: listing, draining, redelivery, bounded memory, persistence."""
 
 from __future__ import annotations
 
@@ -7,16 +7,24 @@ from typing import Any
 
 import attrs
 import pytest
+import trio
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from llmgine._exceptions import LLMgineError
+from llmgine._exceptions import ConfigurationError, LLMgineError, MailboxFull
 from llmgine.actors import (
     Actor,
+    DeadLetter,
     DeadLetterReason,
+    DeadLetters,
     Mailbox,
     Overflow,
     SQLiteDeadLetterStore,
+    StoredError,
     open_actor_system,
 )
+
+FULL = DeadLetterReason.MAILBOX_FULL
 
 
 @attrs.frozen
@@ -38,6 +46,13 @@ class Picky(Actor):
         self.done.append(message.id)
 
 
+class Stuck(Actor):
+    """Never finishes its first message, so its mailbox stays full."""
+
+    async def receive(self, message: Any) -> Any:
+        await trio.sleep_forever()
+
+
 async def test_list_drain_and_redeliver() -> None:
     Picky.healed = False
     done: list[int] = []
@@ -57,6 +72,7 @@ async def test_list_drain_and_redeliver() -> None:
         assert system.dead_letters.list() == []
         assert system.dead_letters.count == 2  # counts never shrink
         assert system.dead_letters.by_reason[DeadLetterReason.HANDLER_FAILED] == 2
+        assert system.dead_letters.statistics().redelivered == 2
 
 
 async def test_drain_takes_everything_out() -> None:
@@ -85,6 +101,20 @@ async def test_redeliver_keeps_letters_whose_recipient_is_gone() -> None:
         assert len(system.dead_letters) == 1
 
 
+async def test_redeliver_sends_only_letters_still_held() -> None:
+    Picky.healed = True
+    done: list[int] = []
+    async with open_actor_system("shop") as system:
+        await system.spawn(lambda: Picky(done), name="orders")
+        office = system.dead_letters
+        office.add(DeadLetter(message=Order(1), recipient="/shop/orders", reason=FULL))
+        [letter] = await office.drain()
+        # already taken out: sending it again would deliver it twice
+        assert await office.redeliver([letter]) == 0
+        await system.wait_until_idle()
+        assert done == []
+
+
 async def test_dead_letters_survive_a_restart_of_the_process(tmp_path: Path) -> None:
     Picky.healed = False
     db = tmp_path / "dead.db"
@@ -104,8 +134,12 @@ async def test_dead_letters_survive_a_restart_of_the_process(tmp_path: Path) -> 
     ) as system:
         letters = system.dead_letters.list()
         assert [x.message for x in letters] == [Order(1), Order(3)]
-        assert isinstance(letters[0].error, ValueError)
+        # errors come back as text: their type name and message
+        assert isinstance(letters[0].error, StoredError)
+        assert letters[0].error.type == "ValueError"
+        assert letters[0].error.message == "cannot handle 1"
         assert letters[0].recipient == "/shop/orders"
+        assert system.dead_letters.statistics().loaded == 2
         await system.spawn(lambda: Picky(done), name="orders")
         assert await system.dead_letters.redeliver() == 2
         await system.wait_until_idle()
@@ -117,30 +151,138 @@ async def test_dead_letters_survive_a_restart_of_the_process(tmp_path: Path) -> 
         assert system.dead_letters.list() == []
 
 
-async def test_unpicklable_messages_are_stored_by_repr(tmp_path: Path) -> None:
-    db = tmp_path / "dead.db"
-
-    class Local:
-        def __repr__(self) -> str:
-            return "<Local>"
-
-    store = SQLiteDeadLetterStore(db)
-    async with open_actor_system("shop", dead_letter_store=store) as system:
-
-        class Crash(Actor):
-            async def receive(self, message: Any) -> Any:
-                raise RuntimeError("no")
-
-        ref = await system.spawn(Crash, name="c")
-        await ref.tell(Local())
-        await system.wait_until_idle()
-        await system.dead_letters.flush()
-    reloaded = SQLiteDeadLetterStore(db).load()
-    assert [x.message for x in reloaded] == ["<Local>"]
-
-
 async def test_redeliver_needs_a_system() -> None:
-    from llmgine.actors import DeadLetters
-
     with pytest.raises(LLMgineError, match="running actor system"):
         await DeadLetters().redeliver()
+
+
+# -- bounded memory ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("capacity", [0, -1, True, 1.5, "10", None])
+async def test_capacity_must_be_a_positive_int(capacity: Any) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        async with open_actor_system("x", dead_letter_capacity=capacity):
+            pass  # pragma: no cover
+    assert str(info.value) == (
+        f"'dead_letter_capacity' must be a positive int (got {capacity!r})"
+    )
+    with pytest.raises(ConfigurationError, match="must be a positive int"):
+        DeadLetters(capacity=capacity)
+
+
+async def test_a_flood_of_dropped_messages_holds_at_most_capacity() -> None:
+    async with open_actor_system("flood", dead_letter_capacity=100) as system:
+        ref = await system.spawn(
+            Stuck,
+            name="stuck",
+            mailbox=Mailbox(capacity=1, overflow=Overflow.DROP_NEWEST),
+        )
+        ref.tell_nowait(0)
+        await trio.testing.wait_all_tasks_blocked()
+        ref.tell_nowait(1)  # fills the mailbox
+        for n in range(2, 20_002):
+            ref.tell_nowait(n)  # each one dropped
+            assert len(system.dead_letters) <= 100
+        office = system.dead_letters
+        assert office.count == 20_000
+        assert office.evicted == 19_900
+        assert office.by_reason[DeadLetterReason.MAILBOX_FULL] == 20_000
+        # the newest are the ones held
+        assert [x.message for x in office.list()] == list(range(19_902, 20_002))
+        assert system.statistics().dead_letters_held == 100
+        stats = office.statistics()
+        assert (stats.held, stats.capacity, stats.evicted) == (100, 100, 19_900)
+        await ref.stop()
+
+
+async def test_evicted_letters_are_still_stored(tmp_path: Path) -> None:
+    db = tmp_path / "dead.db"
+    async with open_actor_system(
+        "shop", dead_letter_store=SQLiteDeadLetterStore(db), dead_letter_capacity=3
+    ) as system:
+        for n in range(10):
+            system.dead_letters.add(
+                DeadLetter(message=Order(n), recipient="/shop/x", reason=FULL)
+            )
+        assert len(system.dead_letters) == 3
+    store = SQLiteDeadLetterStore(db)
+    letters, last = store.load(100)
+    store.close()
+    assert [x.message for x in letters] == [Order(n) for n in range(10)]
+    assert last == 10
+    # the next start holds the newest ``capacity`` of them
+    async with open_actor_system(
+        "shop", dead_letter_store=SQLiteDeadLetterStore(db), dead_letter_capacity=4
+    ) as system:
+        assert [x.message for x in system.dead_letters.list()] == [
+            Order(n) for n in range(6, 10)
+        ]
+        # new letters get ids past every stored one
+        system.dead_letters.add(
+            DeadLetter(message=Order(10), recipient="/shop/x", reason=FULL)
+        )
+        assert system.dead_letters.list()[-1].id == 11
+
+
+class _Ref:
+    """A recipient that refuses some messages, like a full mailbox."""
+
+    def __init__(self, refuse: set[int]) -> None:
+        self.refuse = refuse
+        self.got: list[int] = []
+
+    def tell_nowait(self, message: int) -> None:
+        if message in self.refuse:
+            raise MailboxFull("full")
+        self.got.append(message)
+
+
+class _System:
+    def __init__(self, ref: _Ref) -> None:
+        self.ref = ref
+
+    def lookup(self, path: str) -> _Ref | None:
+        return self.ref if path == "/s/a" else None
+
+
+_ops = st.lists(
+    st.one_of(
+        st.tuples(st.just("add"), st.integers(0, 30), st.sampled_from(["/s/a", "/s/b"])),
+        st.tuples(st.just("drain"), st.just(0), st.just("")),
+        st.tuples(st.just("redeliver"), st.just(0), st.just("")),
+        st.tuples(st.just("redeliver_some"), st.integers(0, 3), st.just("")),
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(capacity=st.integers(1, 6), ops=_ops, refuse=st.sets(st.integers(0, 30)))
+def test_every_letter_is_held_evicted_drained_or_redelivered(
+    capacity: int, ops: list[tuple[str, int, str]], refuse: set[int]
+) -> None:
+    async def main() -> None:
+        office = DeadLetters(capacity=capacity)
+        ref = _Ref(refuse)
+        office._system = _System(ref)  # type: ignore[assignment]
+        drained = 0
+        for op, n, recipient in ops:
+            if op == "add":
+                office.add(DeadLetter(message=n, recipient=recipient, reason=FULL))
+            elif op == "drain":
+                drained += len(await office.drain())
+            elif op == "redeliver":
+                await office.redeliver()
+            else:
+                await office.redeliver(office.list()[:n])
+            stats = office.statistics()
+            assert stats.held == len(office) <= capacity
+            assert stats.count == stats.held + stats.evicted + drained + len(ref.got)
+            assert stats.drained == drained
+            assert stats.redelivered == len(ref.got)
+            assert sum(office.by_reason.values()) == office.count
+            # redelivered letters went to the actor at their path, once each
+            assert all(m not in refuse for m in ref.got)
+
+    trio.run(main)
