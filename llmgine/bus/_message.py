@@ -65,7 +65,8 @@ def new_message_id() -> str:
 
 
 def _repr_mapping(value: Mapping[str, Any]) -> str:
-    return repr(dict(value))
+    # a message built with odd metadata must still be shown in an error
+    return repr(dict(value)) if isinstance(value, Mapping) else repr(value)
 
 
 @attrs.frozen(kw_only=True)
