@@ -8,6 +8,10 @@ package of its own (``llmgine.actors``, ``llmgine.observability``,
 
 from __future__ import annotations
 
+import importlib
+import os
+from typing import TYPE_CHECKING
+
 from ._exceptions import ActorStopped as ActorStopped
 from ._exceptions import AskTimeout as AskTimeout
 from ._exceptions import AuthenticationError as AuthenticationError
@@ -50,67 +54,151 @@ from .actors import OneForAll as OneForAll
 from .actors import OneForOne as OneForOne
 from .actors import Overflow as Overflow
 from .actors import Priority as Priority
+from .actors import RecordKind as RecordKind
 from .actors import Restart as Restart
 from .actors import RestForOne as RestForOne
 from .actors import SQLiteDeadLetterStore as SQLiteDeadLetterStore
 from .actors import SupervisorRef as SupervisorRef
 from .actors import SystemStatistics as SystemStatistics
+from .actors import TraceRecord as TraceRecord
 from .actors import current_system as current_system
 from .actors import open_actor_system as open_actor_system
 from .actors import set_default_tracer_factory as _set_default_tracer_factory
-from .bus import BusSession as BusSession
-from .bus import Command as Command
-from .bus import CommandResult as CommandResult
-from .bus import Event as Event
-from .bus import MessageBus as MessageBus
-from .bus import SessionEnded as SessionEnded
-from .bus import SessionStarted as SessionStarted
-from .engines import ChatEngine as ChatEngine
-from .engines import ChatResult as ChatResult
-from .engines import ClearConversation as ClearConversation
-from .engines import ContextWindow as ContextWindow
-from .engines import Conversation as Conversation
-from .engines import GetHistory as GetHistory
-from .engines import SQLiteConversationStore as SQLiteConversationStore
-from .engines import UsageLimits as UsageLimits
-from .engines import UserInput as UserInput
-from .engines import stream_turn as stream_turn
-from .llm import AnthropicProvider as AnthropicProvider
-from .llm import BlobPart as BlobPart
-from .llm import FallbackProvider as FallbackProvider
-from .llm import FinishReason as FinishReason
-from .llm import GeminiProvider as GeminiProvider
-from .llm import LLMRequest as LLMRequest
-from .llm import LLMResponse as LLMResponse
-from .llm import Message as Message
-from .llm import OpenAICompatibleProvider as OpenAICompatibleProvider
-from .llm import OpenAIProvider as OpenAIProvider
-from .llm import ProviderActor as ProviderActor
-from .llm import ReasoningPart as ReasoningPart
-from .llm import Role as Role
-from .llm import ScriptedProvider as ScriptedProvider
-from .llm import TextPart as TextPart
-from .llm import ToolCallPart as ToolCallPart
-from .llm import ToolChoice as ToolChoice
-from .llm import ToolResultPart as ToolResultPart
-from .llm import ToolSpec as ToolSpec
-from .llm import Usage as Usage
-from .observability import ConsoleHandler as ConsoleHandler
-from .observability import JsonlHandler as JsonlHandler
-from .observability import OtelHandler as OtelHandler
-from .observability import RecordKind as RecordKind
-from .observability import Tracer as Tracer
-from .observability import TraceRecord as TraceRecord
-from .observability import traced as traced
-from .observability import tracer_from_env as _tracer_from_env
-from .tools import Tool as Tool
-from .tools import ToolRegistry as ToolRegistry
-from .tools import tool as tool
+from .actors import traced as traced
+
+if TYPE_CHECKING:
+    from .actors import TraceSink
+    from .bus import BusSession as BusSession
+    from .bus import Command as Command
+    from .bus import CommandResult as CommandResult
+    from .bus import Event as Event
+    from .bus import MessageBus as MessageBus
+    from .bus import SessionEnded as SessionEnded
+    from .bus import SessionStarted as SessionStarted
+    from .engines import ChatEngine as ChatEngine
+    from .engines import ChatResult as ChatResult
+    from .engines import ClearConversation as ClearConversation
+    from .engines import ContextWindow as ContextWindow
+    from .engines import Conversation as Conversation
+    from .engines import GetHistory as GetHistory
+    from .engines import SQLiteConversationStore as SQLiteConversationStore
+    from .engines import UsageLimits as UsageLimits
+    from .engines import UserInput as UserInput
+    from .engines import stream_turn as stream_turn
+    from .llm import AnthropicProvider as AnthropicProvider
+    from .llm import BlobPart as BlobPart
+    from .llm import FallbackProvider as FallbackProvider
+    from .llm import FinishReason as FinishReason
+    from .llm import GeminiProvider as GeminiProvider
+    from .llm import LLMRequest as LLMRequest
+    from .llm import LLMResponse as LLMResponse
+    from .llm import Message as Message
+    from .llm import OpenAICompatibleProvider as OpenAICompatibleProvider
+    from .llm import OpenAIProvider as OpenAIProvider
+    from .llm import ProviderActor as ProviderActor
+    from .llm import ReasoningPart as ReasoningPart
+    from .llm import Role as Role
+    from .llm import ScriptedProvider as ScriptedProvider
+    from .llm import TextPart as TextPart
+    from .llm import ToolCallPart as ToolCallPart
+    from .llm import ToolChoice as ToolChoice
+    from .llm import ToolResultPart as ToolResultPart
+    from .llm import ToolSpec as ToolSpec
+    from .llm import Usage as Usage
+    from .observability import ConsoleHandler as ConsoleHandler
+    from .observability import JsonlHandler as JsonlHandler
+    from .observability import OtelHandler as OtelHandler
+    from .observability import Tracer as Tracer
+    from .tools import Tool as Tool
+    from .tools import ToolRegistry as ToolRegistry
+    from .tools import tool as tool
+
+#: Public names whose modules load on first use: ``import llmgine`` stays light
+#: (the runtime only); providers, the bus, tools, engines and the tracer
+#: handlers (and with them httpx, rich, OpenTelemetry and MCP glue) load when
+#: a program first touches them.
+_LAZY: dict[str, str] = {
+    "BusSession": ".bus",
+    "Command": ".bus",
+    "CommandResult": ".bus",
+    "Event": ".bus",
+    "MessageBus": ".bus",
+    "SessionEnded": ".bus",
+    "SessionStarted": ".bus",
+    "ChatEngine": ".engines",
+    "ChatResult": ".engines",
+    "ClearConversation": ".engines",
+    "ContextWindow": ".engines",
+    "Conversation": ".engines",
+    "GetHistory": ".engines",
+    "SQLiteConversationStore": ".engines",
+    "UsageLimits": ".engines",
+    "UserInput": ".engines",
+    "stream_turn": ".engines",
+    "AnthropicProvider": ".llm",
+    "BlobPart": ".llm",
+    "FallbackProvider": ".llm",
+    "FinishReason": ".llm",
+    "GeminiProvider": ".llm",
+    "LLMRequest": ".llm",
+    "LLMResponse": ".llm",
+    "Message": ".llm",
+    "OpenAICompatibleProvider": ".llm",
+    "OpenAIProvider": ".llm",
+    "ProviderActor": ".llm",
+    "ReasoningPart": ".llm",
+    "Role": ".llm",
+    "ScriptedProvider": ".llm",
+    "TextPart": ".llm",
+    "ToolCallPart": ".llm",
+    "ToolChoice": ".llm",
+    "ToolResultPart": ".llm",
+    "ToolSpec": ".llm",
+    "Usage": ".llm",
+    "ConsoleHandler": ".observability",
+    "JsonlHandler": ".observability",
+    "OtelHandler": ".observability",
+    "Tracer": ".observability",
+    "Tool": ".tools",
+    "ToolRegistry": ".tools",
+    "tool": ".tools",
+}
+#: Subpackages reachable as attributes (``llmgine.bus``) without an import.
+_SUBPACKAGES = frozenset(
+    {"actors", "bus", "cli", "engines", "llm", "observability", "testing", "tools"}
+)
 
 __version__ = "0.1.0"
 
+
+def _tracer_from_env() -> TraceSink | None:
+    """The tracer ``LLMGINE_TRACE`` asks for; its handlers load only when it is set."""
+    if not os.environ.get("LLMGINE_TRACE", "").strip():
+        return None
+    from .observability import tracer_from_env
+
+    return tracer_from_env()
+
+
 # With no tracer passed, open_actor_system builds one from LLMGINE_TRACE.
 _set_default_tracer_factory(_tracer_from_env)
+
+
+def __getattr__(name: str) -> object:
+    """Load a public name (or a subpackage) on first use."""
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f".{name}", __name__)
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY, *_SUBPACKAGES})
+
 
 __all__ = [
     "Actor",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -90,13 +91,27 @@ def build_parser() -> argparse.ArgumentParser:
     """The arguments of ``llmgine stress``."""
     parser = argparse.ArgumentParser(
         prog="llmgine stress",
-        description="Chaos stress suite: nothing accepted may be lost.",
+        description=(
+            "Chaos stress suite: actor systems under load and faults; nothing"
+            " accepted may be lost. Exit status 1 when an invariant broke."
+        ),
     )
     parser.add_argument("--quick", action="store_true", help="a short run (CI)")
-    parser.add_argument("--scenario", choices=list(SCENARIOS), help="run only this one")
+    parser.add_argument(
+        "--scenario",
+        action="append",
+        choices=list(SCENARIOS),
+        metavar="NAME",
+        help=f"run only this one (repeatable): {', '.join(SCENARIOS)}",
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--duration", type=float, help="seconds of load per scenario")
     parser.add_argument("--json", action="store_true", help="print results as JSON")
+    parser.add_argument(
+        "--wide",
+        action="store_true",
+        help="the full table whatever the terminal width (default: fit the terminal)",
+    )
     return parser
 
 
@@ -104,9 +119,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the suite from the command line; return the exit code (1 if any broke)."""
     args = build_parser().parse_args(argv)
     console = Console(stderr=args.json)
-    if not console.is_terminal:  # CI logs: do not squeeze the table into 80 columns
-        console.width = 200
-    names = [args.scenario] if args.scenario else list(SCENARIOS)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = 200  # a CI log: the full table, not one fitted to 80 columns
+    names = list(dict.fromkeys(args.scenario)) if args.scenario else list(SCENARIOS)
     with Progress(
         TextColumn("{task.description:<16}"),
         BarColumn(),
@@ -144,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         print(to_json(results))
     else:
-        print_summary(results, console)
+        print_summary(results, console, wide=args.wide)
     return 0 if all(r.ok for r in results) else 1
 
 

@@ -10,16 +10,12 @@ import argparse
 import os
 import shutil
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from rich.console import Console
+if TYPE_CHECKING:  # loaded when a command runs, so --help and --version stay quick
+    from rich.console import Console
 
-from ..llm import (
-    AnthropicProvider,
-    GeminiProvider,
-    OpenAICompatibleProvider,
-    OpenAIProvider,
-    Provider,
-)
+    from ..llm import Provider
 
 __all__ = [
     "DEFAULT_MODELS",
@@ -51,6 +47,8 @@ class CLIError(Exception):
 
 def make_console(*, stderr: bool = False) -> Console:
     """A rich console for command output; wide enough for tables off a terminal."""
+    from rich.console import Console
+
     console = Console(stderr=stderr, highlight=False)
     if not console.is_terminal:
         console.width = max(_PIPE_WIDTH, shutil.get_terminal_size((0, 0)).columns)
@@ -111,6 +109,13 @@ def live_provider(name: str, environ: Mapping[str, str] = os.environ) -> Provide
     Raises :class:`CLIError` (exit code 2) naming the variable to set when the
     provider's API key is missing, before anything is started.
     """
+    from ..llm import (
+        AnthropicProvider,
+        GeminiProvider,
+        OpenAICompatibleProvider,
+        OpenAIProvider,
+    )
+
     if name == "ollama":
         return OpenAICompatibleProvider(base_url=_ollama_url(environ), name="ollama")
     variables = KEY_VARIABLES.get(name)

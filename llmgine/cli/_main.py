@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from types import ModuleType
 
 from ._common import CLIError, add_provider_arguments, make_console
 
@@ -25,8 +22,8 @@ llmgine: LLM applications as supervised actors on trio.
 
 #: Commands whose arguments belong to the stress package's own parsers.
 _DELEGATED = {
-    "stress": ("stress.runner", "chaos stress suite (llmgine stress --help)"),
-    "bench": ("stress.bench", "benchmarks of the runtime, bus and tracer"),
+    "stress": ("runner", "chaos stress suite (llmgine stress --help)"),
+    "bench": ("bench", "benchmarks: runtime, bus, tracer, import time"),
 }
 
 
@@ -108,26 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _import_stress(module: str) -> ModuleType:
-    """Import part of the stress suite, which lives beside the package in a checkout."""
-    try:
-        return importlib.import_module(module)
-    except ImportError as first:
-        if first.name is not None and not module.startswith(first.name):
-            raise  # the suite is there but something it needs is missing
-        root = Path(__file__).resolve().parents[2]
-        if not (root / "stress" / "__init__.py").is_file():
-            raise CLIError(
-                f"the stress suite is not importable ({first}): it lives in the"
-                " llmgine source checkout (stress/ beside llmgine/); run this"
-                " command from a checkout, e.g. pip install -e ."
-            ) from None
-        sys.path.insert(0, str(root))
-        return importlib.import_module(module)
-
-
 def _delegate(name: str, argv: Sequence[str]) -> int:
-    module = _import_stress(_DELEGATED[name][0])
+    from ._suite import import_suite
+
+    module = import_suite(_DELEGATED[name][0])
     entry: Callable[[list[str]], int] = module.main
     try:
         return int(entry(list(argv)))

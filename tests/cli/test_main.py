@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import types
-from pathlib import Path
 
 import pytest
 
 from llmgine.cli import _main
+from llmgine.cli._suite import import_suite
 
 from .conftest import Run
 
@@ -115,60 +114,26 @@ def test_stress_usage_errors_come_from_its_parser(
 def test_bench_delegates_to_the_benchmarks(
     run: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import stress.bench
-
-    monkeypatch.setattr(stress.bench, "_load", lambda bench: None)
+    bench = import_suite("bench")
+    monkeypatch.setattr(bench, "_load", lambda name: None)
     outcome = run("bench", "--quick")
     assert outcome.code == 0
     assert "llmgine bench" in outcome.out
 
 
-def test_bench_help_exits_0(run: Run) -> None:
-    assert run("bench", "--help").code == 0
+def test_bench_help_is_plain_text(run: Run) -> None:
+    outcome = run("bench", "--help")
+    assert outcome.code == 0
+    assert "usage: llmgine bench" in outcome.out
+    assert "``" not in outcome.out
+    assert "stress/" not in outcome.out
+    assert ".py" not in outcome.out
 
 
-def test_a_missing_stress_suite_is_a_clear_error(
-    run: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    def missing(name: str) -> types.ModuleType:
-        raise ModuleNotFoundError(f"No module named {name!r}", name="stress")
-
-    monkeypatch.setattr(_main.importlib, "import_module", missing)
-    monkeypatch.setattr(_main, "__file__", str(tmp_path / "llmgine" / "cli" / "_main.py"))
-    outcome = run("stress", "--quick")
-    assert outcome.code == 2
-    assert outcome.err.startswith("llmgine stress: error: the stress suite is not")
-    assert "source checkout" in outcome.err
-
-
-def test_the_checkout_is_found_when_stress_is_not_on_the_path(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    real = _main.importlib.import_module
-    calls: list[str] = []
-
-    def first_fails(name: str) -> types.ModuleType:
-        calls.append(name)
-        if len(calls) == 1:
-            raise ModuleNotFoundError(f"No module named {name!r}", name="stress")
-        return real(name)
-
-    monkeypatch.setattr(_main.importlib, "import_module", first_fails)
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    module = _main._import_stress("stress.runner")
-    assert module.__name__ == "stress.runner"
-    assert sys.path[0] == str(Path(_main.__file__).resolve().parents[2])
-
-
-def test_a_broken_dependency_of_the_suite_is_not_hidden(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    def broken(name: str) -> types.ModuleType:
-        raise ModuleNotFoundError("No module named 'numpy'", name="numpy")
-
-    monkeypatch.setattr(_main.importlib, "import_module", broken)
-    with pytest.raises(ModuleNotFoundError, match="numpy"):
-        _main._import_stress("stress.runner")
+def test_stress_help_names_its_options(run: Run) -> None:
+    outcome = run("stress", "--help")
+    assert outcome.code == 0
+    assert "--wide" in outcome.out
 
 
 def test_ctrl_c_exits_130(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
