@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 import llmgine
 
 EXPECTED = frozenset(
@@ -144,3 +146,44 @@ def test_importing_llmgine_does_not_import_optional_or_vendor_packages() -> None
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_importing_llmgine_loads_only_the_runtime() -> None:
+    code = (
+        "import sys, llmgine;"
+        "heavy = ('httpx', 'rich', 'opentelemetry', 'mcp', 'llmgine.llm',"
+        " 'llmgine.cli', 'llmgine.observability', 'llmgine.tools', 'llmgine.engines');"
+        "print([m for m in heavy if m in sys.modules])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]"
+
+
+def test_lazy_names_are_the_real_objects_and_listed() -> None:
+    from llmgine.engines import ChatEngine
+    from llmgine.llm import OpenAIProvider
+
+    assert llmgine.ChatEngine is ChatEngine
+    assert llmgine.OpenAIProvider is OpenAIProvider
+    assert set(llmgine.__all__) <= set(dir(llmgine))
+    assert llmgine.bus.MessageBus is llmgine.MessageBus
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no attribute 'NoSuchThing'"):
+        llmgine.NoSuchThing  # noqa: B018
+
+
+def test_the_default_tracer_follows_llmgine_trace(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("LLMGINE_TRACE", raising=False)
+    assert llmgine._tracer_from_env() is None
+    monkeypatch.setenv("LLMGINE_TRACE", "console")
+    tracer = llmgine._tracer_from_env()
+    assert isinstance(tracer, llmgine.Tracer)
+    monkeypatch.setenv("LLMGINE_TRACE", "bogus")
+    with pytest.raises(llmgine.ConfigurationError, match="LLMGINE_TRACE"):
+        llmgine._tracer_from_env()
