@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 
+import httpx
 import pytest
 import trio
 import trio.testing
@@ -11,12 +12,20 @@ import trio.testing
 from llmgine._exceptions import (
     CircuitOpenError,
     ConfigurationError,
+    MalformedResponseError,
     ProviderUnavailable,
     RateLimitError,
 )
 from llmgine.actors import BreakerState, CircuitBreaker, open_actor_system
 from llmgine.actors._tracing import RecordKind
-from llmgine.llm import LLMRequest, Message, ProviderActor, ScriptedProvider
+from llmgine.llm import (
+    LLMRequest,
+    Message,
+    OpenAIProvider,
+    ProviderActor,
+    RetryPolicy,
+    ScriptedProvider,
+)
 
 from .conftest import RecordingSink
 
@@ -156,3 +165,62 @@ async def test_a_bug_in_the_provider_fails_the_ask_and_restarts_the_actor() -> N
 def test_max_concurrency_must_be_positive() -> None:
     with pytest.raises(ConfigurationError, match="'max_concurrency' must be a positive"):
         ProviderActor(ScriptedProvider([]), max_concurrency=0)
+
+
+def _deep_arguments_reply(request: httpx.Request) -> httpx.Response:
+    arguments = '{"a":' * 1000 + "1" + "}" * 1000
+    body = {
+        "choices": [
+            {
+                "message": {
+                    "tool_calls": [
+                        {"id": "c", "function": {"name": "f", "arguments": arguments}}
+                    ]
+                },
+                "finish_reason": "tool_calls",
+            }
+        ]
+    }
+    return httpx.Response(200, json=body)
+
+
+def _deep_body_reply(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, content=b"[" * 5000 + b"]" * 5000)
+
+
+async def test_no_number_of_bad_replies_stops_the_system() -> None:
+    # hostile replies under the default root supervisor: deep tool arguments
+    # become the raw text (the tool layer reports it), deep bodies are refused
+    # typed; the actor is never restarted, so its restart intensity is safe
+    bad = [_deep_body_reply, _deep_arguments_reply] * 10
+    client = httpx.AsyncClient(transport=httpx.MockTransport(lambda r: bad.pop(0)(r)))
+    provider = OpenAIProvider(
+        api_key="k-0123456789", client=client, retry=RetryPolicy(max_attempts=1)
+    )
+    async with open_actor_system("app") as system:
+        ref = await system.spawn(functools.partial(ProviderActor, provider), name="llm")
+        for _ in range(10):
+            with pytest.raises(MalformedResponseError, match="nested too deep"):
+                await ref.ask(REQUEST, timeout=5)
+            reply = await ref.ask(REQUEST, timeout=5)
+            (call,) = reply.message.tool_calls
+            assert isinstance(call.arguments, str)  # left for the tool layer to refuse
+        stats = ref.statistics()
+    assert stats.restarts == 0
+    assert stats.failed == 0
+
+
+async def test_a_reply_the_runtime_cannot_read_is_a_failure_the_breaker_counts() -> None:
+    provider = ScriptedProvider([RecursionError("deep"), UnicodeError("odd"), "fine"])
+    breaker = CircuitBreaker(max_failures=2, reset_timeout=10.0)
+    async with open_actor_system("app") as system:
+        ref = await system.spawn(
+            functools.partial(ProviderActor, provider), name="llm", breaker=breaker
+        )
+        for kind in ("RecursionError", "UnicodeError"):
+            with pytest.raises(MalformedResponseError, match=kind):
+                await ref.ask(REQUEST, timeout=5)
+        assert ref.statistics().breaker is BreakerState.OPEN  # counted as failures
+        with pytest.raises(CircuitOpenError):
+            await ref.ask(REQUEST, timeout=5)
+        assert ref.statistics().restarts == 0  # and never restarted
