@@ -8,6 +8,7 @@ import attrs
 
 from ._chaos import breaker_storm, crashes, escalation
 from ._chat import chat_sessions
+from ._crash import crash
 from ._load import burst, shutdown, slow_consumers, steady
 from ._run import Run
 from ._sessions import sessions
@@ -40,5 +41,6 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(name="sessions", body=sessions),
         Scenario(name="chat", body=chat_sessions),
         Scenario(name="shutdown", body=shutdown),
+        Scenario(name="crash", body=crash),
     )
 }
