@@ -24,9 +24,8 @@ from .._exceptions import LLMgineError
 from ..actors import ActorRef, open_actor_system
 from ..engines import ChatEngine, ClearConversation, ToolExecuted, stream_turn
 from ..llm import Provider, ScriptedProvider, StreamFinish, TextDelta, ToolCallDelta
-from ..observability import JsonlHandler, Tracer
 from ..tools import ToolActorRef, spawn_tool_actor
-from ._common import CLIError, default_model, live_provider
+from ._common import default_model, live_provider, llm_calls, make_tracer
 from ._offline import OfflineModel, WeatherStation, make_registry, offline_provider
 
 __all__ = ["ReadLine", "chat", "run_chat", "stdin_reader"]
@@ -129,7 +128,7 @@ async def _turn(console: Console, engine: ActorRef, text: str) -> None:
     usage = result.usage
     console.print(
         Text(
-            f"  {result.steps} LLM calls · tokens in={usage.input_tokens}"
+            f"  {llm_calls(result.steps)} · tokens in={usage.input_tokens}"
             f" out={usage.output_tokens}",
             "dim",
         )
@@ -159,14 +158,7 @@ async def chat(
         else live_provider(provider_name)
     )
     chosen = default_model(provider_name, model)
-    tracer = None
-    if trace_path is not None:
-        try:
-            tracer = Tracer([JsonlHandler(trace_path)])
-        except OSError as exc:
-            raise CLIError(
-                f"cannot write the trace to {trace_path}: {exc.strerror}"
-            ) from None
+    tracer = make_tracer(trace_path=trace_path)
     read = read_line if read_line is not None else stdin_reader(console)
     where = "offline (scripted)" if provider_name == "scripted" else provider_name
     console.print(

@@ -9,13 +9,16 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
+
+from .._exceptions import ConfigurationError
 
 if TYPE_CHECKING:  # loaded when a command runs, so --help and --version stay quick
     from rich.console import Console
 
     from ..llm import Provider
+    from ..observability import TraceHandler, Tracer
 
 __all__ = [
     "DEFAULT_MODELS",
@@ -25,7 +28,9 @@ __all__ = [
     "add_provider_arguments",
     "default_model",
     "live_provider",
+    "llm_calls",
     "make_console",
+    "make_tracer",
 ]
 
 #: ``--provider`` values; ``scripted`` (the default) needs no network and no key.
@@ -53,6 +58,47 @@ def make_console(*, stderr: bool = False) -> Console:
     if not console.is_terminal:
         console.width = max(_PIPE_WIDTH, shutil.get_terminal_size((0, 0)).columns)
     return console
+
+
+def llm_calls(steps: int) -> str:
+    """``1 LLM call``, ``3 LLM calls``."""
+    return f"{steps} LLM call{'' if steps == 1 else 's'}"
+
+
+def make_tracer(
+    handlers: Sequence[TraceHandler] = (),
+    *,
+    trace_path: str | None = None,
+    sampled: bool = True,
+    environ: Mapping[str, str] = os.environ,
+) -> Tracer | None:
+    """The command's tracer: ``handlers``, those ``LLMGINE_TRACE`` asks for, and
+    a JSONL file at ``trace_path`` (``--trace``); None when there are none.
+
+    A bad ``LLMGINE_TRACE`` or an unwritable file is a :class:`CLIError` (exit
+    2). ``sampled=False`` keeps every trace whatever ``LLMGINE_TRACE_SAMPLE``
+    says (the demo counts what happened from the trace).
+    """
+    from ..observability import JsonlHandler, Tracer, tracer_from_env
+
+    try:
+        from_env = tracer_from_env(environ)
+    except ConfigurationError as error:
+        raise CLIError(str(error)) from None
+    chosen = [*handlers, *(from_env.handlers if from_env is not None else ())]
+    if trace_path is not None:
+        try:
+            chosen.append(JsonlHandler(trace_path))
+        except OSError as exc:
+            for handler in chosen[len(handlers) :]:
+                handler.close()
+            raise CLIError(
+                f"cannot write the trace to {trace_path}: {exc.strerror}"
+            ) from None
+    if not chosen:
+        return None
+    ratio = from_env.sample_ratio if from_env is not None and sampled else 1.0
+    return Tracer(chosen, sample_ratio=ratio)
 
 
 def add_provider_arguments(parser: argparse.ArgumentParser) -> None:

@@ -39,12 +39,12 @@ from ..actors import (
 )
 from ..engines import ChatEngine, ChatResult, Conversation, UserInput
 from ..llm import ProviderActor
-from ..observability import ConsoleHandler, JsonlHandler, RecordKind, TraceHandler, Tracer
+from ..observability import RecordKind, TraceHandler, Tracer
 from ..testing import faulty
 from ..tools import spawn_tool_actor
-from ._common import CLIError, default_model, live_provider
+from ._common import CLIError, default_model, live_provider, llm_calls, make_tracer
 from ._offline import Reading, WeatherStation, make_registry, offline_provider
-from ._report import Brief, Storm, Tally, render_summary, render_tree
+from ._report import Storm, Tally, Timeline, render_summary, render_tree
 
 __all__ = ["AuditEvent", "AuditLog", "demo", "run_demo"]
 
@@ -83,14 +83,19 @@ class AuditLog(Actor):
 
 
 class _Story:
-    """Narration interleaved with the trace: flush the tracer before each line."""
+    """Narration interleaved with the trace: the trace so far before each line."""
 
-    def __init__(self, console: Console, tracer: Tracer) -> None:
+    def __init__(
+        self, console: Console, tracer: Tracer, timeline: Timeline | None = None
+    ) -> None:
         self.console = console
         self.tracer = tracer
+        self.timeline = timeline
 
     def flush(self) -> None:
         self.tracer.flush()
+        if self.timeline is not None:
+            self.timeline.emit()
 
     def act(self, title: str) -> None:
         self.flush()
@@ -109,7 +114,7 @@ class _Story:
         usage = result.usage
         self.console.print(Text.assemble(("llm ▸ ", "bold magenta"), result.text))
         self.console.print(
-            f"  {result.steps} LLM calls, tokens in={usage.input_tokens}"
+            f"  {llm_calls(result.steps)}, tokens in={usage.input_tokens}"
             f" out={usage.output_tokens}",
             style="dim",
         )
@@ -141,21 +146,16 @@ async def demo(
     storm = Storm(inner)
     chosen = default_model(provider_name, model)
     tally = Tally()
-    handlers: list[TraceHandler] = [tally]
+    timeline = None
     if not quiet:
-        if verbose:
-            handlers.append(ConsoleHandler(console))
-        else:
-            handlers.append(Brief(ConsoleHandler(console, kinds=_STORY_KINDS)))
-    if trace_path is not None:
-        try:
-            handlers.append(JsonlHandler(trace_path))
-        except OSError as exc:
-            raise CLIError(
-                f"cannot write the trace to {trace_path}: {exc.strerror}"
-            ) from None
-    tracer = Tracer(handlers)
-    story = _Story(console, tracer)
+        timeline = Timeline(
+            console, kinds=None if verbose else _STORY_KINDS, brief=not verbose
+        )
+    handlers: list[TraceHandler] = [tally] if timeline is None else [tally, timeline]
+    # LLMGINE_TRACE's handlers too; every trace kept, as the summary counts them
+    tracer = make_tracer(handlers, trace_path=trace_path, sampled=False)
+    assert tracer is not None  # it has the tally at least
+    story = _Story(console, tracer, timeline)
     where = (
         "offline (scripted provider)" if provider_name == "scripted" else provider_name
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 
 import attrs
 import trio
@@ -22,9 +22,9 @@ from ..actors import (
     traced,
 )
 from ..llm import LLMRequest, LLMResponse, Provider, StreamEvent
-from ..observability import TraceHandler, TracerStatistics
+from ..observability import ConsoleHandler, TracerStatistics
 
-__all__ = ["Brief", "Storm", "Tally", "render_summary", "render_tree"]
+__all__ = ["Storm", "Tally", "Timeline", "render_summary", "render_tree"]
 
 #: The attributes the demo's console lines keep (``--verbose`` shows them all).
 _BRIEF = frozenset(
@@ -42,26 +42,57 @@ _BRIEF = frozenset(
 )
 
 
-class Brief:
-    """A trace handler passing records to ``inner`` with only their key attributes."""
+def _brief(record: TraceRecord) -> TraceRecord:
+    return attrs.evolve(
+        record, attributes={k: v for k, v in record.attributes.items() if k in _BRIEF}
+    )
 
-    def __init__(self, inner: TraceHandler) -> None:
-        self.inner = inner
+
+class Timeline:
+    """The demo's trace lines, held until :meth:`emit` and then printed in the
+    order things started.
+
+    A span is recorded when it ends, after the spans inside it; sorted by start
+    time, an ``engine.run`` comes before its LLM and tool calls. ``kinds``
+    keeps only those record kinds; ``brief`` keeps only the key attributes. On
+    a terminal a long line is cut at its width, except a failure's, which wraps
+    so that its error is whole.
+    """
+
+    def __init__(
+        self,
+        console: Console,
+        *,
+        kinds: Collection[RecordKind] | None = None,
+        brief: bool = False,
+    ) -> None:
+        self.console = console
+        self.lines = ConsoleHandler(console)
+        self.kinds = kinds
+        self.brief = brief
+        self.held: list[TraceRecord] = []
 
     def handle(self, records: Sequence[TraceRecord]) -> None:
-        """Trim the attributes of ``records`` and hand them on."""
-        self.inner.handle(
-            [
-                attrs.evolve(
-                    r, attributes={k: v for k, v in r.attributes.items() if k in _BRIEF}
-                )
-                for r in records
-            ]
-        )
+        """Hold ``records`` until the next :meth:`emit`."""
+        kinds = self.kinds
+        self.held += [r for r in records if kinds is None or r.kind in kinds]
+
+    def emit(self) -> None:
+        """Print what is held, in order of start time."""
+        held, self.held = sorted(self.held, key=lambda r: r.at), []
+        console = self.console
+        for record in held:
+            line = self.lines.format(_brief(record) if self.brief else record)
+            if not console.is_terminal:
+                console.print(line, highlight=False, soft_wrap=True)
+            elif record.error_type is None:
+                console.print(line, highlight=False, no_wrap=True, overflow="ellipsis")
+            else:
+                console.print(line, highlight=False)
 
     def close(self) -> None:
-        """Close the inner handler."""
-        self.inner.close()
+        """Print what is still held."""
+        self.emit()
 
 
 class Storm:

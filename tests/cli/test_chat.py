@@ -164,3 +164,34 @@ def test_raw_string_arguments_are_shown_as_sent() -> None:
     printer.show(ToolExecuted(call=call, result=result))
     text = console.export_text()
     assert '✗ calculate({"expression": 2) → invalid arguments' in text
+
+
+def test_a_bad_llmgine_trace_is_one_line_and_exit_2(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LLMGINE_TRACE", "bogus")
+    _stdin(monkeypatch, "hello")
+    outcome = run("chat")
+    assert outcome.code == 2
+    assert outcome.out == ""
+    assert outcome.err.startswith("llmgine chat: error: LLMGINE_TRACE must be")
+    assert outcome.err.count("\n") == 1
+
+
+def test_chat_honours_llmgine_trace_beside_its_own_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from_env, own = tmp_path / "env.jsonl", tmp_path / "own.jsonl"
+    monkeypatch.setenv("LLMGINE_TRACE", f"jsonl:{from_env}")
+    console = Console(record=True, width=120)
+    assert run_chat(_args(trace=str(own)), console, _reader(["what is 2 * 3?"])) == 0
+    for path in (from_env, own):
+        assert "invoke_agent chat" in {r.name for r in read_jsonl(path)}
+
+
+def test_one_llm_call_is_said_in_the_singular() -> None:
+    console = Console(record=True, width=120)
+    assert run_chat(_args(), console, _reader(["hello"])) == 0
+    text = console.export_text()
+    assert "  1 LLM call · tokens" in text
+    assert "1 LLM calls" not in text

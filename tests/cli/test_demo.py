@@ -176,3 +176,64 @@ def test_letters_that_cannot_go_back_do_not_loop(monkeypatch: pytest.MonkeyPatch
     assert (
         "redelivered 0; the audit log holds 4 of the 12 events" in console.export_text()
     )
+
+
+def test_demo_honours_llmgine_trace(
+    run: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    path = tmp_path / "env.jsonl"
+    monkeypatch.setenv("LLMGINE_TRACE", f"jsonl:{path}")
+    assert run("demo", "--quiet").code == 0
+    names = {r.name for r in read_jsonl(path)}
+    assert {"invoke_agent chat", "execute_tool get_weather"} <= names
+
+
+def test_a_bad_llmgine_trace_stops_the_demo_with_one_line(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LLMGINE_TRACE", "bogus")
+    outcome = run("demo")
+    assert outcome.code == 2
+    assert outcome.out == ""
+    assert outcome.err.startswith("llmgine demo: error: LLMGINE_TRACE must be")
+    assert outcome.err.count("\n") == 1
+
+
+_LINE = re.compile(r"^(\d\d:\d\d:\d\d\.\d{3}) ([0-9a-f]{8}) (\S+)")
+
+
+def test_trace_lines_come_in_the_order_things_started() -> None:
+    console = Console(record=True, width=200)
+    trio.run(_demo.demo, console)
+    lines = [
+        m.groups() for m in map(_LINE.match, console.export_text().splitlines()) if m
+    ]
+    assert lines
+    assert [at for at, _, _ in lines] == sorted(at for at, _, _ in lines)
+    # a turn's engine.run (recorded when it ends) comes before its LLM calls
+    first_turn = [kind for _, trace, kind in lines if trace == lines[0][1]]
+    assert first_turn[0] == "engine.run"
+    assert "llm.call" in first_turn[1:]
+
+
+def test_error_text_is_whole_on_an_80_column_terminal() -> None:
+    console = Console(record=True, width=80, force_terminal=True)
+    trio.run(_demo.demo, console)
+    text = console.export_text()
+    flat = " ".join(text.split())
+    assert "✗ RuntimeError: sensor glitch reading Reykjavik" in flat
+    assert "✗ RateLimitError: [scripted HTTP 429] Too Many Requests" in flat
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert not [line for line in text.splitlines() if "✗" in line and "…" in line]
+
+
+def test_a_one_call_reply_is_said_in_the_singular() -> None:
+    from llmgine.llm import Usage
+
+    console = Console(record=True, width=100)
+    story = _demo._Story(console, Tracer([]))
+    result = _demo.ChatResult(
+        text="hi", steps=1, usage=Usage(input_tokens=1), messages=()
+    )
+    story.reply(result)
+    assert "  1 LLM call, tokens in=1" in console.export_text()
