@@ -70,7 +70,7 @@ class MessageBus(HandlerRegistry):
         but a :class:`Command` raises :class:`~llmgine.ConfigurationError`.
         """
         if not isinstance(command, Command):
-            raise _not_a("Command", command)
+            raise _not_a("a Command", command)
         lane = (
             Priority.NORMAL if command.priority is None else check_lane(command.priority)
         )
@@ -257,7 +257,7 @@ _NULL = _NullContext()
 
 
 def _not_a(expected: str, value: object) -> ConfigurationError:
-    return ConfigurationError(f"expected a {expected} (got {type(value).__name__})")
+    return ConfigurationError(f"expected {expected} (got {type(value).__name__})")
 
 
 def _check_session(message: Command | Event) -> None:
@@ -270,5 +270,5 @@ def _check_session(message: Command | Event) -> None:
 
 def _check_event(event: object) -> None:
     if not isinstance(event, Event):
-        raise _not_a("Event", event)
+        raise _not_a("an Event", event)
     _check_session(event)

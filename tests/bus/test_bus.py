@@ -378,3 +378,38 @@ async def test_statistics_count_what_went_through(bus: MessageBus) -> None:
         1,
         0,
     )
+
+
+@pytest.mark.parametrize("value", ["not a command", None, Ping(), 42])
+async def test_execute_refuses_what_is_not_a_command(bus: MessageBus, value: Any) -> None:
+    with pytest.raises(ConfigurationError, match="expected a Command"):
+        await bus.execute(value)
+
+
+@pytest.mark.parametrize("value", ["not an event", None, Add(a=1, b=2)])
+async def test_publish_refuses_what_is_not_an_event(bus: MessageBus, value: Any) -> None:
+    with pytest.raises(ConfigurationError, match="expected an Event"):
+        await bus.publish(value)
+    with pytest.raises(ConfigurationError, match="expected an Event"):
+        bus.publish_nowait(value)
+
+
+async def test_an_odd_session_id_is_a_typed_error(bus: MessageBus) -> None:
+    bus.register_command_handler(Add, lambda c: c.a + c.b)
+    result = await bus.execute(Add(a=1, b=2, session_id=["s"]))  # type: ignore[arg-type]
+    assert not result.success
+    assert result.error == "ConfigurationError: 'session_id' must be a str (got list)"
+    with pytest.raises(ConfigurationError, match="'session_id' must be a str"):
+        await bus.publish(Ping(session_id={"s": 1}))  # type: ignore[arg-type]
+
+
+async def test_a_session_refuses_what_is_not_a_message(bus: MessageBus) -> None:
+    async with bus.session() as session:
+        with pytest.raises(ConfigurationError, match="expected a Command or an Event"):
+            await session.execute("nope")  # type: ignore[arg-type]
+        with pytest.raises(ConfigurationError, match="expected a Command or an Event"):
+            await session.publish(None)  # type: ignore[arg-type]
+
+
+def test_a_message_with_odd_metadata_can_still_be_shown() -> None:
+    assert "metadata=None" in repr(Ping(metadata=None))  # type: ignore[arg-type]

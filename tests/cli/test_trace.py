@@ -12,6 +12,7 @@ import trio
 import trio.lowlevel
 from rich.console import Console
 
+from llmgine._exceptions import ConfigurationError
 from llmgine.actors import (
     Actor,
     Failure,
@@ -287,3 +288,79 @@ def test_a_trace_with_several_roots_is_one_tree() -> None:
     ]
     (tree,) = trees(roots)
     assert len(tree.children) == 2
+
+
+def _hostile_line(**fields: object) -> str:
+    record: dict[str, object] = {
+        "kind": "llm.call",
+        "name": "chat m",
+        "trace_id": "t1",
+        "span_id": "s1",
+        "at": 1_700_000_000.0,
+        "duration": 0.5,
+    }
+    record.update(fields)
+    return json.dumps(record)
+
+
+def _file(tmp_path: Path, *lines: str) -> Path:
+    path = tmp_path / "hostile.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_records_whose_parents_loop_are_each_shown_once(run: Run, tmp_path: Path) -> None:
+    path = _file(
+        tmp_path,
+        _hostile_line(span_id="self", parent_id="self", name="own parent"),
+        _hostile_line(span_id="a", parent_id="b", name="loop a"),
+        _hostile_line(span_id="b", parent_id="a", name="loop b"),
+    )
+    outcome = run("trace", str(path))
+    assert outcome.code == 0
+    for name in ("own parent", "loop a", "loop b"):
+        assert outcome.out.count(name) == 1
+
+
+def test_a_chain_a_thousand_deep_is_drawn_flat_below_the_limit(
+    run: Run, tmp_path: Path
+) -> None:
+    lines = [
+        _hostile_line(span_id=f"s{i}", parent_id=f"s{i - 1}" if i else None, name=f"n{i}")
+        for i in range(1000)
+    ]
+    outcome = run("trace", str(_file(tmp_path, *lines)))
+    assert outcome.code == 0
+    assert "n999" in outcome.out
+
+
+def test_odd_numbers_and_times_are_shown_not_fatal(run: Run, tmp_path: Path) -> None:
+    path = _file(
+        tmp_path,
+        _hostile_line(span_id="x", attributes={"gen_ai.usage.input_tokens": "12abc"}),
+        _hostile_line(
+            span_id="y", at=1e300, attributes={"gen_ai.usage.output_tokens": True}
+        ),
+        '{"kind":"message","name":"m","trace_id":"t2","span_id":"z","at":NaN,'
+        '"duration":Infinity}',
+        _hostile_line(trace_id="t3", span_id="w", at=1e300),
+    )
+    outcome = run("trace", str(path))
+    assert outcome.code == 0
+    assert "(tokens in=0 out=0)" in outcome.out
+    assert "message m  ?" in outcome.out  # a duration no clock can show
+    assert "trace t3  ??:??:??.???" in outcome.out  # nor a time
+
+
+def test_nesting_past_the_limit_exits_2(run: Run, tmp_path: Path) -> None:
+    path = _file(tmp_path, "[" * 3000 + "]" * 3000, _hostile_line())
+    outcome = run("trace", str(path))
+    assert outcome.code == 2
+    assert "nested 3000 levels deep" in outcome.err
+
+
+def test_invalid_utf8_on_one_line_names_the_hostile_line(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(_hostile_line().encode() + b"\n" + b'{"kind": "\xff"}\n')
+    with pytest.raises(ConfigurationError, match=r"t\.jsonl:2: .*not UTF-8"):
+        read_jsonl(path)

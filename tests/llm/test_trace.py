@@ -204,3 +204,23 @@ async def test_scripted_calls_are_traced_with_their_name(sink: RecordingSink) ->
     assert record.attributes["gen_ai.response.model"] == "x"
     assert record.attributes["gen_ai.usage.cache_creation.input_tokens"] == 2
     assert "server.address" not in record.attributes
+
+
+async def test_no_content_is_attached_while_the_tracer_records_none(
+    sink: RecordingSink,
+) -> None:
+    sink.records_content = False  # the content switch is off everywhere
+    wire = Wire(
+        httpx.Response(200, json=OPENAI_TEXT),
+        stream_response(sse(*[(None, c) for c in OPENAI_TOOL_STREAM], (None, "[DONE]"))),
+    )
+    async with wire.client() as client:
+        provider = OpenAIProvider(api_key="sk", client=client)
+        await provider.complete(REQUEST)
+        await collect(provider.stream(REQUEST))
+    assert len(sink.records) == 2
+    for record in sink.records:
+        assert "gen_ai.usage.input_tokens" in record.attributes
+        assert not any(key.startswith("gen_ai.input") for key in record.attributes)
+        assert "gen_ai.output.messages" not in record.attributes
+        assert "gen_ai.system_instructions" not in record.attributes

@@ -21,7 +21,7 @@ from llmgine.actors._tracing import (
     current_sink,
     current_trace,
 )
-from llmgine.llm import ToolCallPart, ToolResultPart
+from llmgine.llm import ToolCallPart, ToolResultPart, ToolSpec
 from llmgine.tools import Tool, ToolRegistry, tool
 
 
@@ -390,3 +390,41 @@ async def test_failed_executions_are_failed_spans_with_an_error_type(
     assert record.error_type == record_error_type
     assert not record.ok
     assert record.attributes["gen_ai.tool.name"] == part.name
+
+
+async def test_arguments_nested_past_the_limit_are_an_error_result() -> None:
+    @tool
+    def echo(value: Any) -> str:
+        """Echo."""
+        return "ran"
+
+    registry = ToolRegistry([echo])
+    deep_text = '{"value":' + '{"a":' * 1000 + "1" + "}" * 1001
+    deep_value: object = 1
+    for _ in range(1000):
+        deep_value = [deep_value]
+    for arguments in (deep_text, {"value": deep_value}):
+        result = await registry.execute(
+            ToolCallPart(id="c", name="echo", arguments=arguments)
+        )
+        assert result.is_error
+        assert "nested" in result.content
+
+
+async def test_a_tool_like_whose_validate_slips_still_answers_an_error() -> None:
+    class Sloppy:
+        name = "sloppy"
+        description = "validates badly"
+        timeout = None
+        spec = ToolSpec(name="sloppy", description="", parameters={"type": "object"})
+
+        def validate(self, arguments: object) -> dict[str, object]:
+            raise RecursionError("too deep for me")
+
+        async def invoke(self, values: object) -> object:  # pragma: no cover
+            return "never"
+
+    registry = ToolRegistry([Sloppy()])
+    result = await registry.execute(ToolCallPart(id="c", name="sloppy", arguments={}))
+    assert result.is_error
+    assert result.content == "invalid arguments for tool 'sloppy' (RecursionError)"
