@@ -89,7 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     trace.add_argument("file", metavar="FILE", help="the JSONL trace file")
     trace.add_argument(
-        "--follow", action="store_true", help="keep reading as the file grows"
+        "--follow",
+        action="store_true",
+        help="keep reading as the file grows (waiting for it to appear)",
     )
     trace.add_argument(
         "--interval",

@@ -249,7 +249,10 @@ class _Tail:
         self.converter = make_converter()
 
     def read(self, console: Console) -> list[TraceRecord]:
-        size = self.path.stat().st_size
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:  # not written yet: wait for it
+            return []
         if size < self.offset:  # rotated or truncated: start again
             console.print(Text(f"{self.path} was truncated; reading it again", "dim"))
             self.offset, self.rest = 0, b""
@@ -318,6 +321,8 @@ def follow(
     """
     tail = _Tail(Path(path))
     live = _Live(console)
+    if not tail.path.exists():
+        console.print(Text(f"waiting for {tail.path} to appear…", "dim"))
     count = 0
     try:
         while polls is None or count < polls:
@@ -342,8 +347,8 @@ def run_trace(args: argparse.Namespace, console: Console) -> int:
         )
     try:
         if args.follow:
-            if not path.is_file():
-                raise CLIError(f"cannot read {path}: no such file")
+            if path.exists() and not path.is_file():
+                raise CLIError(f"cannot read {path}: not a file")
             return follow(path, console, interval=args.interval)
         records = read_jsonl(path)
     except OSError as exc:

@@ -164,10 +164,31 @@ def test_a_bad_interval_is_a_usage_error(run: Run, trace_file: Path) -> None:
     assert "--interval" in outcome.err
 
 
-def test_follow_of_a_missing_file_exits_2(run: Run, tmp_path: Path) -> None:
-    outcome = run("trace", str(tmp_path / "later.jsonl"), "--follow")
+def test_follow_of_a_directory_exits_2(run: Run, tmp_path: Path) -> None:
+    outcome = run("trace", str(tmp_path), "--follow")
     assert outcome.code == 2
-    assert "no such file" in outcome.err
+    assert "not a file" in outcome.err
+
+
+def test_follow_waits_for_the_file_to_appear(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llmgine.cli import _trace
+
+    path = tmp_path / "later.jsonl"
+    root = _record("invoke_agent later", "s1", None, kind="engine.run")
+    sleeps = []
+
+    def sleep(_: float) -> None:
+        sleeps.append(1)
+        if len(sleeps) == 2:  # the program starts writing its trace
+            path.write_text(_line(root))
+
+    monkeypatch.setattr(_trace, "follow", functools.partial(follow, polls=4, sleep=sleep))
+    outcome = run("trace", str(path), "--follow")
+    assert outcome.code == 0
+    assert f"waiting for {path} to appear" in " ".join(outcome.out.split())
+    assert "engine.run invoke_agent later" in outcome.out
 
 
 def _line(record: TraceRecord) -> str:
