@@ -308,4 +308,12 @@ def child_main() -> None:
     trio.run(_child, sys.argv[1], int(sys.argv[2]))
 
 
-_CHILD = "from stress._crash import child_main; child_main()"
+# The child imports this module under the parent's name (letters are pickled by
+# class path): ``stress`` run from a checkout, else ``llmgine._stress`` (the
+# command's name for the suite, in a wheel or a checkout), found by its locator.
+_CHILD = (
+    "from stress._crash import child_main; child_main()"
+    if __package__ == "stress"
+    else "from llmgine.cli._suite import import_suite;"
+    " import_suite('_crash').child_main()"
+)

@@ -104,6 +104,14 @@ def test_stress_runs_from_the_installed_wheel(venv: Path, tmp_path: Path) -> Non
     assert "lost 0" in out.stdout
 
 
+def test_child_processes_of_the_suite_find_it_in_the_wheel(
+    venv: Path, tmp_path: Path
+) -> None:
+    out = _run(venv / "llmgine", "stress", "--quick", "--scenario", "crash", cwd=tmp_path)
+    assert "ModuleNotFoundError" not in out.stdout + out.stderr
+    assert out.returncode == 0, out.stdout[-2000:]
+
+
 def test_bench_runs_from_the_installed_wheel(venv: Path, tmp_path: Path) -> None:
     out = _run(venv / "llmgine", "bench", "--quick", "runtime", cwd=tmp_path)
     assert out.returncode in (0, 1), out.stderr  # 1: a target missed on a busy machine
