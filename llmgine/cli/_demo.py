@@ -148,8 +148,11 @@ async def demo(
     tally = Tally()
     timeline = None
     if not quiet:
-        timeline = Timeline(
-            console, kinds=None if verbose else _STORY_KINDS, brief=not verbose
+        timeline = Timeline(  # its own console shows the conversation
+            console,
+            kinds=None if verbose else _STORY_KINDS,
+            brief=not verbose,
+            capture_content=True,
         )
     handlers: list[TraceHandler] = [tally] if timeline is None else [tally, timeline]
     # LLMGINE_TRACE's handlers too; every trace kept, as the summary counts them

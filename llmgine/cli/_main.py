@@ -53,7 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
             "Start an actor system (a chat engine, a provider behind a circuit"
             " breaker, tool actors under supervisors), run a tool-using"
             " conversation, crash a tool and storm the provider with 429s, then"
-            " print a summary. Offline unless --provider is given."
+            " print a summary. Offline unless --provider is given. Its own"
+            " console shows prompts and replies (content capture is on for it);"
+            " other trace outputs get them only with"
+            " OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true."
         ),
     )
     add_provider_arguments(demo)
@@ -75,7 +78,15 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     add_provider_arguments(chat)
-    chat.add_argument("--trace", metavar="FILE", help="write the trace as JSONL")
+    chat.add_argument(
+        "--trace",
+        metavar="FILE",
+        help=(
+            "write the trace as JSONL (prompts and replies only with"
+            " OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true; the"
+            " conversation itself is shown on this console)"
+        ),
+    )
     chat.add_argument("--system", metavar="PROMPT", help="the system prompt")
 
     trace = commands.add_parser(

@@ -65,9 +65,12 @@ class Timeline:
         *,
         kinds: Collection[RecordKind] | None = None,
         brief: bool = False,
+        capture_content: bool = False,
     ) -> None:
         self.console = console
-        self.lines = ConsoleHandler(console)
+        #: Prompts and replies on these lines (the tracer's content switch).
+        self.capture_content = capture_content
+        self.lines = ConsoleHandler(console, capture_content=capture_content)
         self.kinds = kinds
         self.brief = brief
         self.held: list[TraceRecord] = []
