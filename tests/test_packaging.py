@@ -113,10 +113,11 @@ def test_child_processes_of_the_suite_find_it_in_the_wheel(
 
 
 def test_bench_runs_from_the_installed_wheel(venv: Path, tmp_path: Path) -> None:
-    out = _run(venv / "llmgine", "bench", "--quick", "runtime", cwd=tmp_path)
-    assert out.returncode in (0, 1), out.stderr  # 1: a target missed on a busy machine
-    assert "tell → receive" in out.stdout
-    assert "Traceback" not in out.stderr
+    # the quickest benchmark here; .ci/run runs them all from the wheel
+    out = _run(venv / "llmgine", "bench", "--quick", "--no-check", "import", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "import llmgine" in out.stdout
+    assert "not present" not in out.stdout
 
 
 def test_help_and_the_demo_work_from_the_installed_wheel(
