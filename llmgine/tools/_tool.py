@@ -60,6 +60,7 @@ class Tool(Generic[P, R]):
         name: str | None = None,
         description: str | None = None,
         timeout: float | None = None,
+        idempotent: bool = False,
     ) -> None:
         check_timeout(timeout)
         if isinstance(function, Tool):  # re-wrapping a tool: start from its function
@@ -78,6 +79,7 @@ class Tool(Generic[P, R]):
         self._name = name
         self._description = doc.summary if description is None else description
         self._timeout = None if timeout is None else float(timeout)
+        self._idempotent = bool(idempotent)
         self._params = _read_params(function, name)
         self._is_async = inspect.iscoroutinefunction(function) or (
             inspect.iscoroutinefunction(getattr(function, "__call__", None))  # noqa: B004
@@ -111,6 +113,16 @@ class Tool(Generic[P, R]):
         ``None`` defers to the registry's default; ``math.inf`` means no limit.
         """
         return self._timeout
+
+    @property
+    def idempotent(self) -> bool:
+        """True when running a call twice does no more than running it once.
+
+        A durable chat engine resuming a turn runs a call that started but
+        left no result again only for such a tool; for any other it tells the
+        model the outcome is unknown.
+        """
+        return self._idempotent
 
     @property
     def function(self) -> Callable[P, R]:
@@ -204,6 +216,7 @@ def tool(
     name: str | None = None,
     description: str | None = None,
     timeout: float | None = None,
+    idempotent: bool = False,
 ) -> Tool[P, R]: ...
 
 
@@ -213,6 +226,7 @@ def tool(
     name: str | None = None,
     description: str | None = None,
     timeout: float | None = None,
+    idempotent: bool = False,
 ) -> Callable[[Callable[P, R]], Tool[P, R]]: ...
 
 
@@ -223,19 +237,34 @@ def tool(
     name: str | None = None,
     description: str | None = None,
     timeout: float | None = None,
+    idempotent: bool = False,
 ) -> Tool[P, R] | Callable[[Callable[P, R]], Tool[P, R]]:
     """Make a function a :class:`Tool`, as ``@tool`` or ``@tool(name=..., ...)``.
 
     The name defaults to the function's, the description to the first paragraph
     of its Google-style docstring, whose ``Args:`` section describes the
     parameters. ``timeout`` (seconds) overrides the registry's default.
+    ``idempotent=True`` declares that running a call twice is harmless (see
+    :attr:`Tool.idempotent`).
     Unsupported type hints raise :class:`~llmgine.ToolError` here, at decoration.
     """
     if function is not None:
-        return Tool(function, name=name, description=description, timeout=timeout)
+        return Tool(
+            function,
+            name=name,
+            description=description,
+            timeout=timeout,
+            idempotent=idempotent,
+        )
 
     def decorate(function: Callable[P, R]) -> Tool[P, R]:
-        return Tool(function, name=name, description=description, timeout=timeout)
+        return Tool(
+            function,
+            name=name,
+            description=description,
+            timeout=timeout,
+            idempotent=idempotent,
+        )
 
     return decorate
 
