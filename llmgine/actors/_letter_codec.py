@@ -29,7 +29,7 @@ import attrs
 import cattrs
 
 from .._exceptions import LLMgineError
-from .._secrets import scrub_value
+from .._secrets import REDACTED, generation, is_secret_header, scrub
 
 __all__ = [
     "StoredError",
@@ -39,6 +39,7 @@ __all__ = [
     "encode_error",
     "encode_message",
     "make_converter",
+    "scrub_text",
 ]
 
 _SCALARS = (str, int, float, bool, type(None))
@@ -130,6 +131,55 @@ def _safe_repr(value: object) -> str:
         return f"<unrepresentable {_type_name(type(value))}>"
 
 
+def _dumps(doc: dict[str, Any]) -> str:
+    """``doc`` as JSON, every string in it scrubbed of secrets."""
+    return json.dumps(_clean(doc, 0), ensure_ascii=False, default=_json_default)
+
+
+_clean_texts: set[str] = set()  # short texts known to hold no secret
+_clean_generation = generation()
+
+
+def scrub_text(text: str) -> str:
+    """:func:`scrub`, remembering short clean texts (field names, type names).
+
+    The secrets pattern costs ~0.2 us a character; a letter repeats the same
+    names over and over. The memory is dropped whenever a secret is registered.
+    """
+    global _clean_generation
+    if _clean_generation != generation():
+        _clean_texts.clear()
+        _clean_generation = generation()
+    if text in _clean_texts:
+        return text
+    result = scrub(text)
+    if result is text and len(text) <= 64:
+        if len(_clean_texts) >= 4096:
+            _clean_texts.clear()
+        _clean_texts.add(text)
+    return result
+
+
+def _clean(value: Any, depth: int) -> Any:
+    """``value`` (JSON-like) with secrets replaced (see :func:`scrub_value`)."""
+    if isinstance(value, str):
+        return scrub_text(value)
+    if depth > 100:
+        return REDACTED
+    if isinstance(value, dict):
+        return {
+            scrub_text(k) if isinstance(k, str) else k: (
+                REDACTED
+                if isinstance(k, str) and is_secret_header(k)
+                else _clean(v, depth + 1)
+            )
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_clean(v, depth + 1) for v in value]
+    return value
+
+
 def encode_message(converter: cattrs.Converter, message: object) -> str:
     """``message`` as scrubbed JSON text; never raises."""
     cls = type(message)
@@ -152,15 +202,11 @@ def encode_message(converter: cattrs.Converter, message: object) -> str:
         if kind != "repr":
             try:
                 doc["data"] = converter.unstructure(message)
-                return json.dumps(scrub_value(doc), default=_json_default)
+                return _dumps(doc)
             except Exception:  # unstructurable, cyclic or too deep: keep its repr
                 doc["kind"] = "repr"
         doc["data"] = _safe_repr(message)
-    try:
-        return json.dumps(scrub_value(doc), default=_json_default)
-    except Exception:  # a float subclass whose repr fails, and the like
-        doc["data"] = f"<unrepresentable {_type_name(cls)}>"
-        return json.dumps(scrub_value(doc))
+    return _dumps(doc)  # only str and JSON scalars in it now
 
 
 def encode_error(error: BaseException | None) -> str | None:
@@ -172,7 +218,7 @@ def encode_error(error: BaseException | None) -> str | None:
     except Exception:
         message = _safe_repr(error)
     doc = {"type": _type_name(type(error)), "message": message}
-    return json.dumps(scrub_value(doc))
+    return _dumps(doc)
 
 
 def decode_error(text: object) -> StoredError | None:

@@ -421,3 +421,101 @@ def test_the_converter_is_private_and_round_trips() -> None:
     assert decode_message(converter, raw) == StoredMessage(
         type="bytes", data="b'\\x00\\x01'"
     )
+
+
+@attrs.frozen
+class Blob:
+    raw: bytes
+    day: datetime.date
+    nested: Any = None
+    table: Any = None
+
+
+class BadStr(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no")
+
+
+def test_odd_values_are_stored_without_raising(tmp_path: Path) -> None:
+    deep: list[Any] = []
+    for _ in range(150):
+        deep = [deep]
+    messages = [
+        Blob(b"\x00\xff", datetime.date(2026, 1, 2)),
+        Blob(b"", datetime.date(2026, 1, 2), nested=deep),
+        Blob(b"", datetime.date(2026, 1, 2), table={(1, 2): "x"}),
+    ]
+    first, second, third = roundtrip(tmp_path, [letter(m, BadStr()) for m in messages])
+    assert first.message == messages[0]
+    assert "[REDACTED]" in json.dumps(second.message.nested)  # cut at depth 100
+    assert isinstance(third.message, StoredMessage)
+    assert third.message.data.startswith("Blob(raw=b''")  # kept by its repr
+    assert isinstance(first.error, StoredError)
+    assert first.error.type == f"{__name__}.BadStr"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"raw": 1, "day": "2026-01-02"},
+        {"raw": "00", "day": 5},
+        {"raw": "zz", "day": "2026-01-02"},
+    ],
+)
+def test_fields_that_do_not_structure_give_a_placeholder(data: dict[str, Any]) -> None:
+    converter = make_converter()
+    text = json.dumps(
+        {"kind": "attrs", "module": __name__, "qualname": "Blob", "data": data}
+    )
+    assert decode_message(converter, text) == StoredMessage(
+        type=f"{__name__}.Blob", data=data
+    )
+
+
+@pytest.mark.parametrize(
+    ("message", "error"),
+    [
+        ('"a"', None),
+        (json.dumps({"kind": "pickle", "module": "m", "qualname": "q", "data": 1}), None),
+        (json.dumps({"kind": "json", "data": 1}), "[1]"),
+        (json.dumps({"kind": "json", "data": 1}), '{"type": "E"}'),
+    ],
+)
+def test_rows_of_the_wrong_shape_are_skipped(
+    tmp_path: Path, message: str, error: str | None
+) -> None:
+    store = SQLiteDeadLetterStore(tmp_path / "dead.db")
+    store.write([(1, "/a", "handler_failed", 1.0, message, error)], [])
+    assert store.load(10) == ([], 1)
+    assert store.skipped == 1
+    store.close()
+
+
+def test_a_failed_write_leaves_the_file_as_it_was(tmp_path: Path) -> None:
+    store = SQLiteDeadLetterStore(tmp_path / "dead.db")
+    good = store.encode(letter("a"))
+    store.write([(1, *good[1:])], [])
+    with pytest.raises(sqlite3.IntegrityError):
+        store.write([(2, *good[1:]), (3, None, "x", 1.0, "{}", None)], [])
+    assert [x.id for x in store.load(10)[0]] == [1]
+    store.close()
+
+
+def test_many_distinct_texts_keep_the_memory_of_clean_texts_bounded() -> None:
+    from llmgine.actors import _letter_codec
+
+    for n in range(5000):
+        _letter_codec.scrub_text(f"t{n}")
+    assert len(_letter_codec._clean_texts) <= 4096
+
+
+async def test_on_letter_sees_every_letter() -> None:
+    from llmgine.actors import DeadLetters
+
+    seen: list[DeadLetter] = []
+    office = DeadLetters(capacity=2, on_letter=seen.append)
+    for n in range(3):
+        office.add(letter(n))
+    assert [x.message for x in seen] == [0, 1, 2]
+    assert office.capacity == 2
+    assert [x.id for x in seen] == [1, 2, 3]
