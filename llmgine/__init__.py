@@ -58,6 +58,7 @@ from .actors import RecordKind as RecordKind
 from .actors import Restart as Restart
 from .actors import RestForOne as RestForOne
 from .actors import SQLiteDeadLetterStore as SQLiteDeadLetterStore
+from .actors import StoredMessage as StoredMessage
 from .actors import SupervisorRef as SupervisorRef
 from .actors import SystemStatistics as SystemStatistics
 from .actors import TraceRecord as TraceRecord
@@ -275,6 +276,7 @@ __all__ = [
     "ScriptedProvider",
     "SessionEnded",
     "SessionStarted",
+    "StoredMessage",
     "SupervisionError",
     "SupervisorRef",
     "SystemStatistics",

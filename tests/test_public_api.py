@@ -85,6 +85,7 @@ EXPECTED = frozenset(
         "ScriptedProvider",
         "SessionEnded",
         "SessionStarted",
+        "StoredMessage",
         "SupervisionError",
         "SupervisorRef",
         "SystemStatistics",
