@@ -3,7 +3,9 @@
 Every message an actor accepted but did not process lands in the system's dead
 letters with its reason. With a ``SQLiteDeadLetterStore`` they survive the
 process: the next run loads them, and ``redeliver()`` sends them to the actor
-now living at the same path.
+now living at the same path. Letters are stored as JSON data, never pickled:
+an attrs message comes back as itself (its module is imported), the error as
+a ``StoredError`` holding its type name and message.
 
 Run: python examples/dead_letters_sqlite.py
 """
@@ -27,7 +29,7 @@ from llmgine.actors import (
 
 @attrs.frozen
 class Email:
-    """An email to send (messages must pickle to be stored)."""
+    """An email to send (an attrs class: stored by its name and fields)."""
 
     to: str
 
@@ -74,6 +76,8 @@ async def second_run(db: Path) -> None:
         "mail", dead_letter_store=SQLiteDeadLetterStore(db)
     ) as system:
         print(f"  loaded {len(system.dead_letters)} dead letters from {db.name}")
+        for letter in system.dead_letters.list():
+            print(f"  {letter.message!r} after {letter.error}")
         await system.spawn(Mailer, name="mailer")  # the same path: /mail/mailer
         sent = await system.dead_letters.redeliver()
         await system.wait_until_idle()
