@@ -76,12 +76,14 @@ if TYPE_CHECKING:
     from .bus import MessageBus as MessageBus
     from .bus import SessionEnded as SessionEnded
     from .bus import SessionStarted as SessionStarted
+    from .engines import AbandonTurn as AbandonTurn
     from .engines import ChatEngine as ChatEngine
     from .engines import ChatResult as ChatResult
     from .engines import ClearConversation as ClearConversation
     from .engines import ContextWindow as ContextWindow
     from .engines import Conversation as Conversation
     from .engines import GetHistory as GetHistory
+    from .engines import ResumeTurn as ResumeTurn
     from .engines import SQLiteConversationStore as SQLiteConversationStore
     from .engines import UsageLimits as UsageLimits
     from .engines import UserInput as UserInput
@@ -126,12 +128,14 @@ _LAZY: dict[str, str] = {
     "MessageBus": ".bus",
     "SessionEnded": ".bus",
     "SessionStarted": ".bus",
+    "AbandonTurn": ".engines",
     "ChatEngine": ".engines",
     "ChatResult": ".engines",
     "ClearConversation": ".engines",
     "ContextWindow": ".engines",
     "Conversation": ".engines",
     "GetHistory": ".engines",
+    "ResumeTurn": ".engines",
     "SQLiteConversationStore": ".engines",
     "UsageLimits": ".engines",
     "UserInput": ".engines",
@@ -202,6 +206,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "AbandonTurn",
     "Actor",
     "ActorContext",
     "ActorRef",
@@ -270,6 +275,7 @@ __all__ = [
     "RecordKind",
     "RestForOne",
     "Restart",
+    "ResumeTurn",
     "Role",
     "SQLiteConversationStore",
     "SQLiteDeadLetterStore",

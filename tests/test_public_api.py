@@ -11,6 +11,7 @@ import llmgine
 
 EXPECTED = frozenset(
     [
+        "AbandonTurn",
         "Actor",
         "ActorContext",
         "ActorRef",
@@ -79,6 +80,7 @@ EXPECTED = frozenset(
         "RecordKind",
         "RestForOne",
         "Restart",
+        "ResumeTurn",
         "Role",
         "SQLiteConversationStore",
         "SQLiteDeadLetterStore",

@@ -3,7 +3,9 @@
 :class:`ChatEngine` runs the tool-calling chat loop, one turn per
 :class:`UserInput`, answering a :class:`ChatResult`. A :class:`Conversation`
 keeps the history, trims what is sent with a :class:`ContextWindow`, and can
-be saved in a :class:`SQLiteConversationStore` to resume later.
+be saved in a :class:`SQLiteConversationStore` to resume later. With
+``durable=True`` a turn is journalled as it goes: :class:`ResumeTurn` continues
+it after a crash, :class:`AbandonTurn` drops it.
 """
 
 from ._chat import ChatEngine as ChatEngine
@@ -20,9 +22,11 @@ from ._engine import EngineStatus as EngineStatus
 from ._engine import EventPublisher as EventPublisher
 from ._engine import TurnFinished as TurnFinished
 from ._engine import TurnStarted as TurnStarted
+from ._messages import AbandonTurn as AbandonTurn
 from ._messages import ChatResult as ChatResult
 from ._messages import ClearConversation as ClearConversation
 from ._messages import GetHistory as GetHistory
+from ._messages import ResumeTurn as ResumeTurn
 from ._messages import UsageLimits as UsageLimits
 from ._messages import UserInput as UserInput
 from ._store import ConversationStore as ConversationStore
@@ -33,6 +37,7 @@ from ._stream import TurnStream as TurnStream
 from ._stream import stream_turn as stream_turn
 
 __all__ = [
+    "AbandonTurn",
     "ChatEngine",
     "ChatResult",
     "ClearConversation",
@@ -46,6 +51,7 @@ __all__ = [
     "EngineStatus",
     "EventPublisher",
     "GetHistory",
+    "ResumeTurn",
     "SQLiteConversationStore",
     "ToolExecuted",
     "ToolExecutor",

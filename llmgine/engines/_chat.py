@@ -17,6 +17,7 @@ import trio
 from .._exceptions import (
     AskTimeout,
     ConfigurationError,
+    EngineError,
     LLMgineError,
     MaxStepsExceeded,
     UsageLimitExceeded,
@@ -27,7 +28,15 @@ from ..llm import LLMRequest, Provider, ToolCallPart, ToolResultPart, ToolSpec
 from ..tools import Tool, ToolLike, ToolRegistry
 from ._conversation import Conversation
 from ._engine import Engine, EventPublisher, TurnFinished, TurnStarted
-from ._messages import ChatResult, UsageLimits, UserInput
+from ._journal import Journal, journal_store
+from ._messages import (
+    AbandonTurn,
+    ChatResult,
+    ClearConversation,
+    ResumeTurn,
+    UsageLimits,
+    UserInput,
+)
 from ._turn import Turn
 
 __all__ = ["ChatEngine", "ToolExecutor"]
@@ -84,8 +93,16 @@ class ChatEngine(Engine):
     or the ref of a :class:`~llmgine.llm.ProviderActor`. ``tools`` is a
     ``ToolRegistry``, a ``ToolActorRef``, or a list of tools. A turn may make
     at most ``max_steps`` LLM calls and stay within ``usage_limits``;
-    ``turn_timeout`` (seconds) cancels a turn that takes longer. Spawn it with
-    ``functools.partial``::
+    ``turn_timeout`` (seconds) cancels a turn that takes longer.
+
+    ``durable=True`` (the conversation needs a store that keeps journals, such
+    as :class:`SQLiteConversationStore`) journals each turn as it goes: the
+    user's input, each reply with tool calls, each tool call as it starts and
+    as it finishes. A turn that did not finish (a crash, an error, a
+    cancellation) stays unfinished: :class:`ResumeTurn` continues it without
+    repeating what finished, :class:`AbandonTurn` drops it, and a
+    :class:`UserInput` meanwhile is refused with :class:`~llmgine.EngineError`.
+    Spawn it with ``functools.partial``::
 
         engine = await system.spawn(functools.partial(
             ChatEngine, provider=provider, model="gpt-4o-mini", tools=registry,
@@ -108,6 +125,7 @@ class ChatEngine(Engine):
         conversation: Conversation | None = None,
         bus: EventPublisher | None = None,
         turn_timeout: float | None = None,
+        durable: bool = False,
     ) -> None:
         super().__init__(name=name, conversation=conversation, bus=bus)
         if not isinstance(provider, ActorRef) and not callable(
@@ -143,6 +161,39 @@ class ChatEngine(Engine):
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.turn_timeout = None if turn_timeout is None else float(turn_timeout)
+        if not isinstance(durable, bool):
+            raise ConfigurationError(f"'durable' must be a bool (got {durable!r})")
+        self.journal: Journal | None = None
+        """Where a durable engine journals its turns (None unless ``durable``)."""
+        if durable:
+            store = journal_store(self.conversation.store)
+            self.journal = Journal(store, self.conversation.id)
+        self._unfinished: str | None = None
+        self._unreadable: EngineError | None = None
+
+    @property
+    def durable(self) -> bool:
+        """True when turns are journalled and can be resumed after a crash."""
+        return self.journal is not None
+
+    @property
+    def unfinished(self) -> str | None:
+        """The user's input of the unfinished durable turn, or None."""
+        return self._unfinished
+
+    async def on_start(self) -> None:
+        """Load the conversation, and a durable engine's unfinished turn if any."""
+        await super().on_start()
+        if self.journal is None:
+            return
+        self._unreadable = None
+        try:
+            state = await self.journal.load()
+        except EngineError as exc:
+            self._unreadable = exc
+            self._unfinished = "(unreadable)"
+            return
+        self._unfinished = None if state is None else state.text
 
     def __repr__(self) -> str:
         return f"<ChatEngine {self.name} model={self.model!r}>"
@@ -173,21 +224,70 @@ class ChatEngine(Engine):
           back: the conversation is as it was, and the same input can be sent
           again;
         - cancellation (the actor halted, ``turn_timeout``, the stream's reader
-          gone) rolls back too: a turn is appended whole or not at all.
+          gone, the asker gave up) rolls back too: a turn is appended whole or
+          not at all, so sending the same input again makes one turn.
 
-        Any other exception is a bug and restarts the engine.
+        With ``durable=True`` nothing of an unfinished turn is in the
+        conversation either, but its journal stays (whatever stopped it): the
+        next :class:`UserInput` is refused until :class:`ResumeTurn` or
+        :class:`AbandonTurn`. Any other exception is a bug and restarts the
+        engine.
         """
-        if isinstance(message, UserInput):
-            return await self._turn(message)
+        match message:
+            case UserInput():
+                if self._unfinished is not None:
+                    if message.stream_to is not None:
+                        await _close(message.stream_to)
+                    return Failure(
+                        EngineError(
+                            f"{self.name}: conversation {self.conversation.id} has an"
+                            f" unfinished turn ({self._unfinished!r}); ask ResumeTurn()"
+                            " to continue it or AbandonTurn() to drop it"
+                        )
+                    )
+                return await self._turn(Turn(self, message, journal=self.journal))
+            case ResumeTurn():
+                return await self._resume()
+            case AbandonTurn():
+                if self.journal is not None and self._unfinished is not None:
+                    await self.journal.drop()
+                    self._unfinished = None
+                    self._unreadable = None
+                return None
         return await super().handle(message)
 
-    async def _turn(self, message: UserInput) -> ChatResult | Failure:
-        turn = Turn(self, message)
+    async def receive(self, message: Any) -> Any:
+        """Answer :class:`ClearConversation` (which also drops an unfinished turn)."""
+        answer = await super().receive(message)
+        if isinstance(message, ClearConversation) and not isinstance(answer, Failure):
+            self._unfinished = None
+            self._unreadable = None
+        return answer
+
+    async def _resume(self) -> ChatResult | Failure:
+        if self.journal is None or self._unfinished is None:
+            return Failure(EngineError(f"{self.name}: there is no unfinished turn"))
+        if self._unreadable is not None:
+            return Failure(
+                EngineError(
+                    f"{self.name}: the unfinished turn cannot be resumed"
+                    f" ({self._unreadable}); AbandonTurn() drops it"
+                )
+            )
+        state = await self.journal.load()
+        if state is None:  # another engine on the same store finished it
+            self._unfinished = None
+            return Failure(EngineError(f"{self.name}: there is no unfinished turn"))
+        return await self._turn(Turn(self, journal=self.journal, resume=state))
+
+    async def _turn(self, turn: Turn) -> ChatResult | Failure:
+        if turn.journal is not None:
+            self._unfinished = turn.text
         try:
             outcome = await self._attempt(turn)
         finally:
-            if message.stream_to is not None:
-                await _close(message.stream_to)
+            if turn.stream is not None:
+                await _close(turn.stream)
         await self.publish(self._finished(turn, outcome))
         return Failure(outcome) if isinstance(outcome, Exception) else outcome
 
@@ -217,24 +317,33 @@ class ChatEngine(Engine):
                         }
                     )
         except (MaxStepsExceeded, UsageLimitExceeded) as exc:
-            return await self._commit(turn.kept) or exc
+            return await self._commit(turn, turn.kept) or exc
         except LLMgineError as exc:
             return exc
-        return await self._commit(turn.messages) or result
+        return await self._commit(turn, turn.messages) or result
 
     async def _run(self, turn: Turn) -> ChatResult:
         if self.turn_timeout is None:
             return await turn.run()
         with trio.move_on_after(self.turn_timeout):
             return await turn.run()
+        what = (
+            "is unfinished: ResumeTurn() continues it, AbandonTurn() drops it"
+            if turn.journal is not None
+            else "was rolled back"
+        )
         raise AskTimeout(
             f"the turn of {self.name} did not finish within {self.turn_timeout:g}s"
-            " and was rolled back"
+            f" and {what}"
         )
 
-    async def _commit(self, messages: Sequence[Any]) -> Exception | None:
+    async def _commit(self, turn: Turn, messages: Sequence[Any]) -> Exception | None:
         try:
-            await self.conversation.append(messages)
+            if turn.journal is None:
+                await self.conversation.append(messages)
+            else:
+                await self.conversation.end_turn(messages)
+                self._unfinished = None
         except Exception as exc:  # the store's error: the engine itself is fine
             return exc
         return None

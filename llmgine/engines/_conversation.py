@@ -246,6 +246,17 @@ class Conversation:
             await self._store.append(self._id, len(self._messages), messages)
         self._messages.extend(messages)
 
+    async def end_turn(self, messages: Sequence[Message]) -> None:
+        """Add a durable turn's messages and empty its journal, in one transaction.
+
+        The store must keep journals (see ``ChatEngine(durable=True)``).
+        """
+        end_turn = getattr(self._store, "end_turn", None)
+        if end_turn is None:
+            raise ConfigurationError("this conversation's store keeps no turn journal")
+        await end_turn(self._id, len(self._messages), messages)
+        self._messages.extend(messages)
+
     async def clear(self) -> None:
         """Forget every message (and delete them from the store)."""
         if self._store is not None:

@@ -10,7 +10,15 @@ import trio
 from .._exceptions import ConfigurationError, UsageLimitExceeded
 from ..llm import Message, Usage
 
-__all__ = ["ChatResult", "ClearConversation", "GetHistory", "UsageLimits", "UserInput"]
+__all__ = [
+    "AbandonTurn",
+    "ChatResult",
+    "ClearConversation",
+    "GetHistory",
+    "ResumeTurn",
+    "UsageLimits",
+    "UserInput",
+]
 
 
 def _text(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -42,6 +50,21 @@ class UserInput:
     stream_to: trio.abc.SendChannel[Any] | None = attrs.field(
         default=None, kw_only=True, validator=_channel, eq=False, repr=False
     )
+
+
+@attrs.frozen
+class ResumeTurn:
+    """Continue the unfinished turn of a durable chat engine (after a crash).
+
+    Answered with the turn's :class:`ChatResult` (its ``steps``, ``usage`` and
+    ``messages`` count the whole turn, before the crash too). Finished LLM
+    calls and tool calls are not repeated; see ``ChatEngine(durable=True)``.
+    """
+
+
+@attrs.frozen
+class AbandonTurn:
+    """Drop the unfinished turn of a durable chat engine (answered with None)."""
 
 
 @attrs.frozen

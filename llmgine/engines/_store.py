@@ -125,6 +125,15 @@ CREATE TABLE IF NOT EXISTS llmgine_messages (
 )
 """
 
+_JOURNAL_SCHEMA = """
+CREATE TABLE IF NOT EXISTS llmgine_turn_journal (
+    id INTEGER PRIMARY KEY,
+    conversation_id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created REAL NOT NULL
+)
+"""
+
 
 class SQLiteConversationStore:
     """Conversations in a SQLite file (``":memory:"`` is refused: it would not last).
@@ -132,6 +141,10 @@ class SQLiteConversationStore:
     One row per message; appending a turn is one transaction, and a position
     already taken (another writer got there first) raises
     :class:`sqlite3.IntegrityError` instead of interleaving two histories.
+
+    It also keeps the journal of a durable turn (``ChatEngine(durable=True)``):
+    one row per entry, each written in its own transaction, emptied in the
+    transaction that stores the finished turn.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, timeout: float = 5.0) -> None:
@@ -157,6 +170,7 @@ class SQLiteConversationStore:
         if not self._ready:
             with connection:
                 connection.execute(_SCHEMA)
+                connection.execute(_JOURNAL_SCHEMA)
             self._ready = True
         return connection
 
@@ -195,12 +209,16 @@ class SQLiteConversationStore:
         await trio.to_thread.run_sync(write)
 
     async def clear(self, conversation_id: str) -> None:
-        """Delete every message of a conversation."""
+        """Delete every message of a conversation (and its turn journal)."""
 
         def delete() -> None:
             with closing(self._connect()) as db, db:
                 db.execute(
                     "DELETE FROM llmgine_messages WHERE conversation_id = ?",
+                    (conversation_id,),
+                )
+                db.execute(
+                    "DELETE FROM llmgine_turn_journal WHERE conversation_id = ?",
                     (conversation_id,),
                 )
 
@@ -218,3 +236,67 @@ class SQLiteConversationStore:
             return [row[0] for row in rows]
 
         return await trio.to_thread.run_sync(read)
+
+    async def load_journal(self, conversation_id: str) -> list[str]:
+        """The entries of the conversation's unfinished turn (JSON), oldest first."""
+
+        def read() -> list[str]:
+            with closing(self._connect()) as db:
+                rows = db.execute(
+                    "SELECT body FROM llmgine_turn_journal WHERE conversation_id = ?"
+                    " ORDER BY id",
+                    (conversation_id,),
+                ).fetchall()
+            return [row[0] for row in rows]
+
+        return await trio.to_thread.run_sync(read)
+
+    async def write_journal(self, conversation_id: str, entry: str) -> None:
+        """Add one journal entry, in a transaction of its own."""
+        row = (conversation_id, entry, time.time())
+
+        def write() -> None:
+            with closing(self._connect()) as db, db:
+                db.execute(
+                    "INSERT INTO llmgine_turn_journal (conversation_id, body, created)"
+                    " VALUES (?, ?, ?)",
+                    row,
+                )
+
+        await trio.to_thread.run_sync(write)
+
+    async def end_turn(
+        self, conversation_id: str, start: int, messages: Sequence[Message]
+    ) -> None:
+        """Store a finished turn's messages and empty its journal, in one transaction."""
+        now = time.time()
+        rows = [
+            (conversation_id, start + i, m.role.value, dump_message(m), now)
+            for i, m in enumerate(messages)
+        ]
+
+        def write() -> None:
+            with closing(self._connect()) as db, db:
+                db.executemany(
+                    "INSERT INTO llmgine_messages"
+                    " (conversation_id, seq, role, body, created) VALUES (?, ?, ?, ?, ?)",
+                    rows,
+                )
+                db.execute(
+                    "DELETE FROM llmgine_turn_journal WHERE conversation_id = ?",
+                    (conversation_id,),
+                )
+
+        await trio.to_thread.run_sync(write)
+
+    async def drop_journal(self, conversation_id: str) -> None:
+        """Forget the journal of the conversation's unfinished turn."""
+
+        def delete() -> None:
+            with closing(self._connect()) as db, db:
+                db.execute(
+                    "DELETE FROM llmgine_turn_journal WHERE conversation_id = ?",
+                    (conversation_id,),
+                )
+
+        await trio.to_thread.run_sync(delete)

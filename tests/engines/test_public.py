@@ -5,6 +5,7 @@ from __future__ import annotations
 import llmgine.engines
 
 EXPECTED = {
+    "AbandonTurn",
     "ChatEngine",
     "ChatResult",
     "ClearConversation",
@@ -18,6 +19,7 @@ EXPECTED = {
     "EngineStatus",
     "EventPublisher",
     "GetHistory",
+    "ResumeTurn",
     "SQLiteConversationStore",
     "ToolExecuted",
     "ToolExecutor",
