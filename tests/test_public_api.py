@@ -190,3 +190,12 @@ def test_the_default_tracer_follows_llmgine_trace(
     monkeypatch.setenv("LLMGINE_TRACE", "bogus")
     with pytest.raises(llmgine.ConfigurationError, match="LLMGINE_TRACE"):
         llmgine._tracer_from_env()
+
+
+def test_subpackages_are_attributes_without_an_import(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import llmgine.bus
+
+    monkeypatch.delattr(llmgine, "bus")
+    assert llmgine.bus is sys.modules["llmgine.bus"]

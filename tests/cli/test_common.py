@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from llmgine.cli._common import DEFAULT_MODELS, CLIError, default_model, live_provider
+from llmgine.cli._common import (
+    DEFAULT_MODELS,
+    CLIError,
+    default_model,
+    live_provider,
+    make_tracer,
+)
 from llmgine.llm import (
     AnthropicProvider,
     GeminiProvider,
@@ -58,3 +66,27 @@ def test_default_models() -> None:
     assert default_model("openai", "gpt-x") == "gpt-x"
     with pytest.raises(CLIError):
         default_model("openai", "")
+
+
+def test_the_tracer_joins_llmgine_trace_and_the_trace_file(tmp_path: Path) -> None:
+    assert make_tracer(environ={}) is None
+    path = tmp_path / "t.jsonl"
+    tracer = make_tracer(trace_path=str(path), environ={"LLMGINE_TRACE": "console"})
+    assert tracer is not None
+    assert [type(h).__name__ for h in tracer.handlers] == [
+        "ConsoleHandler",
+        "JsonlHandler",
+    ]
+    env = {"LLMGINE_TRACE": "console", "LLMGINE_TRACE_SAMPLE": "0.5"}
+    assert make_tracer(environ=env).sample_ratio == 0.5  # type: ignore[union-attr]
+    unsampled = make_tracer(environ=env, sampled=False)
+    assert unsampled is not None
+    assert unsampled.sample_ratio == 1.0
+
+
+def test_a_bad_trace_setting_is_a_usage_error(tmp_path: Path) -> None:
+    env = {"LLMGINE_TRACE": f"jsonl:{tmp_path / 'env.jsonl'}"}
+    with pytest.raises(CLIError, match="cannot write the trace to"):
+        make_tracer(trace_path=str(tmp_path / "no" / "t.jsonl"), environ=env)
+    with pytest.raises(CLIError, match="LLMGINE_TRACE must be"):
+        make_tracer(environ={"LLMGINE_TRACE": "bogus"})
