@@ -240,12 +240,8 @@ def scrub_error(error: ProviderError) -> ProviderError:
     vendor echoes back (``"Incorrect API key provided: ..."``) never reaches
     ``str(exc)``, ``repr(exc)``, ``exc.body``, a traceback or a store.
     """
-    message = scrub(error.message)
-    if message is not error.message:
-        error.message = message
-        error.args = (message, *error.args[1:])
-    elif error.args and isinstance(error.args[0], str):
-        error.args = (scrub(error.args[0]), *error.args[1:])
+    error.message = scrub(error.message)
+    error.args = tuple(scrub(a) if isinstance(a, str) else a for a in error.args)
     if error.body is not None:
         error.body = scrub_value(error.body)
     if error.request_id is not None:

@@ -241,11 +241,8 @@ class HTTPProvider:
                     await raw.aclose()
         except GeneratorExit:
             raise
-        except ProviderError as exc:
-            error = scrub_error(exc)
-            raise
         except BaseException as exc:
-            error = exc
+            error = scrub_error(exc) if isinstance(exc, ProviderError) else exc
             raise
         finally:
             span.finish(

@@ -104,11 +104,13 @@ def test_content_is_off_by_default_for_every_handler(tmp_path: Path) -> None:
 
 def test_the_tracer_switch_turns_it_on_for_every_handler(tmp_path: Path) -> None:
     outputs = Outputs(tmp_path)
-    tracer = Tracer(outputs.handlers, capture_content=True)
+    custom = ListHandler()  # no switch of its own: the tracer's counts
+    tracer = Tracer([*outputs.handlers, custom], capture_content=True)
     assert tracer.records_content
     _run(tracer, llm_record())
     for name, text in outputs.texts().items():
         assert "my secret plan" in text, name
+    assert PROMPT in str(custom.records[0].attributes["gen_ai.input.messages"])
 
 
 def test_a_handler_switch_turns_it_on_for_that_handler_only(tmp_path: Path) -> None:
@@ -211,6 +213,10 @@ def test_otel_counts_dropped_records(tmp_path: Path) -> None:
     tracer = Tracer(outputs.handlers, capacity=1)
     for _ in range(4):
         tracer.emit(make_record())
+    tracer.flush()
+    # a report of another's making with no count adds nothing
+    bogus = make_record(RecordKind.TRACER_DROPPED, "tracer.dropped", duration=None)
+    outputs.handlers[2].handle([bogus])
     _run(tracer)
     data = outputs.reader.get_metrics_data()
     assert data is not None

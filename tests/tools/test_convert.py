@@ -168,3 +168,15 @@ def test_results_become_text_for_the_model(value: object, content: str | None) -
         assert sorted(json.loads(result), key=str) == sorted(value, key=str)  # type: ignore[call-overload]
     else:
         assert result == content
+
+
+def test_a_value_whose_repr_fails_is_described_by_its_kind() -> None:
+    class Odd:
+        def __repr__(self) -> str:
+            raise RuntimeError("no repr")
+
+    assert describe_value(Odd()) == "Odd"
+    deep: list[object] = []
+    for _ in range(5000):
+        deep = [deep]
+    assert describe_value(deep) == "array"
