@@ -85,9 +85,9 @@ def dump_entry(entry: Entry) -> str:
             data["usage"] = _converter.unstructure(usage, Usage)
         case ToolStarted(index=index):
             data["index"] = index
-        case ToolFinished(index=index, result=result):
-            data["index"] = index
-            data["result"] = _converter.unstructure(result, ToolResultPart)
+        case _:  # ToolFinished
+            data["index"] = entry.index
+            data["result"] = _converter.unstructure(entry.result, ToolResultPart)
     return json.dumps(data, separators=(",", ":"))
 
 
