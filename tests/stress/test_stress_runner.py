@@ -33,6 +33,7 @@ def test_public_surface() -> None:
         "sessions",
         "chat",
         "shutdown",
+        "crash",
     ]
     for scenario in SCENARIOS.values():
         assert scenario.description
