@@ -93,6 +93,17 @@ EXPECTED: Mapping[str, tuple[str, ...]] = {
         "redelivered 4",
         "dead letters left in the store: 0",
     ),
+    "durable_turns": (
+        "first process exit code: -9",
+        "effects so far: ['charged 500', 'receipt to ada@example.com']",
+        "a new input is refused: chat: conversation order-7 has an unfinished turn",
+        "ResumeTurn() to continue it or AbandonTurn() to drop it",
+        "after 3 LLM calls",
+        "tool result: charged 500 cents",
+        "tool result: The outcome of this call of 'send_receipt' is unknown",
+        "model calls in this process: 1",
+        "effects now: ['charged 500', 'receipt to ada@example.com']",
+    ),
 }
 
 _SECRETS = ("API_KEY", "OTEL_", "LLMGINE_TRACE", "OLLAMA_HOST")
