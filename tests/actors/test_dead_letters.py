@@ -171,7 +171,9 @@ async def test_capacity_must_be_a_positive_int(capacity: Any) -> None:
         DeadLetters(capacity=capacity)
 
 
-async def test_a_flood_of_dropped_messages_holds_at_most_capacity() -> None:
+async def test_a_flood_of_dropped_messages_holds_at_most_capacity(
+    autojump_clock: Any,
+) -> None:
     async with open_actor_system("flood", dead_letter_capacity=100) as system:
         ref = await system.spawn(
             Stuck,
