@@ -1,8 +1,9 @@
 """The llmgine chaos stress suite.
 
 Scenarios (``stress.scenarios.SCENARIOS``) drive actor systems under load and
-faults and check that nothing accepted is lost. Run it with
-``python -m stress [--quick]`` (``llmgine stress``), or from code::
+faults and check that nothing accepted is lost. Run it with ``llmgine stress
+[--quick]`` anywhere (a wheel carries this folder as ``llmgine._stress``), with
+``python -m stress [--quick]`` from a checkout, or from code::
 
     results = run_suite(quick=True, seed=1)
     assert all(r.ok for r in results)
