@@ -519,3 +519,81 @@ def test_bad_journal_entries_are_refused(line: str, problem: str) -> None:
 def test_inconsistent_journals_are_refused(entries: list[Any], problem: str) -> None:
     with pytest.raises(EngineError, match=problem):
         TurnState.rebuild(entries)
+
+
+async def test_a_system_cancelled_mid_turn_leaves_a_turn_to_resume(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    path = tmp_path / "chat.db"
+    crash = Crash()
+    effects = Effects(crash)
+    first = ScriptedProvider([calls(call("c1", "charge", order="a")), crash])
+    with crash.scope:
+        async with open_actor_system("first", shutdown_timeout=0.1) as system:
+            conversation = Conversation("c", store=SQLiteConversationStore(path))
+            engine = await spawn_chat(
+                system,
+                provider=first,
+                tools=effects.registry(),
+                conversation=conversation,
+                durable=True,
+            )
+            await engine.ask(UserInput("go"))
+    assert crash.scope.cancelled_caught
+
+    second = ScriptedProvider([answer("done")])
+    async with open_actor_system("second", shutdown_timeout=1.0) as system:
+        conversation = Conversation("c", store=SQLiteConversationStore(path))
+        engine = await spawn_chat(
+            system,
+            provider=second,
+            tools=effects.registry(),
+            conversation=conversation,
+            durable=True,
+        )
+        result = await engine.ask(ResumeTurn())
+    assert result.text == "done"
+    assert effects.runs == ["charge a"]
+    assert len(second.requests) == 1
+
+
+async def test_an_engine_restarted_by_a_bug_mid_turn_finds_the_turn_unfinished(
+    tmp_path: Path,
+) -> None:
+    class Buggy:
+        """A tool executor with a bug on its first call."""
+
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def specs(self) -> Sequence[ToolSpec]:
+            return [ToolSpec(name="lookup", description="d", parameters={})]
+
+        async def execute(self, call: ToolCallPart) -> ToolResultPart:
+            self.calls += 1
+            if self.calls == 1:
+                raise RuntimeError("bug")
+            return ToolResultPart(call_id=call.id, content="ok")
+
+    path = tmp_path / "chat.db"
+    provider = ScriptedProvider([calls(call("c1", "lookup")), answer("done")])
+    buggy = Buggy()
+    async with open_actor_system("app", shutdown_timeout=1.0) as system:
+        engine = await spawn_chat(
+            system,
+            provider=provider,
+            tools=buggy,
+            conversation=Conversation("c", store=SQLiteConversationStore(path)),
+            durable=True,
+        )
+        with pytest.raises(RuntimeError, match="bug"):
+            await engine.ask(UserInput("go"))
+        assert engine.statistics().restarts == 1
+        with pytest.raises(EngineError, match="unfinished turn"):
+            await engine.ask(UserInput("go"))
+        result = await engine.ask(ResumeTurn())
+    assert result.text == "done"
+    assert buggy.calls == 1  # started without a result, and not known idempotent
+    tool_result = result.messages[2].parts[0]
+    assert isinstance(tool_result, ToolResultPart)
+    assert tool_result.is_error
