@@ -66,10 +66,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
         prog="bench_import", description="import llmgine vs its dependencies"
     )
     parser.add_argument("--quick", action="store_true", help="fewer rounds")
-    parser.add_argument("--rounds", type=int, help="rounds (default 5, quick 3)")
+    parser.add_argument("--rounds", type=int, help="rounds (default 9, quick 5)")
     parser.add_argument("--top", type=int, default=0, metavar="N", help="list N modules")
     args = parser.parse_args(argv)
-    rounds = max(1, args.rounds or (3 if args.quick else 5))
+    rounds = max(1, args.rounds or (5 if args.quick else 9))
     ours: list[float] = []
     theirs: list[float] = []
     extra: dict[str, tuple[int, int, int]] = {}
