@@ -66,6 +66,7 @@ class SQLiteDeadLetterStore:
         self.skipped = 0
         self._converter = make_converter()
         self._db: sqlite3.Connection | None = None
+        self._checkpointer: sqlite3.Connection | None = None
 
     def __repr__(self) -> str:
         return f"<SQLiteDeadLetterStore {str(self.path)!r}>"
@@ -79,6 +80,10 @@ class SQLiteDeadLetterStore:
                 # NORMAL: a commit reaches the OS (which outlives a killed
                 # process) without an fsync; only a power cut can undo it.
                 db.execute("PRAGMA synchronous=NORMAL")
+                # Checkpoints (which do fsync) run in a worker thread, through
+                # checkpoint(), so no write on the event loop waits for one;
+                # closing the last connection checkpoints what is left.
+                db.execute("PRAGMA wal_autocheckpoint=0")
                 db.execute(_SCHEMA)
             except sqlite3.DatabaseError as exc:
                 db.close()
@@ -164,8 +169,24 @@ class SQLiteDeadLetterStore:
         except Exception:  # not ours, tampered with, or from a later version
             return None
 
+    def checkpoint(self) -> None:
+        """Copy the write-ahead log into the file (passive: writes go on meanwhile).
+
+        The system calls it in a worker thread, about once a second while
+        letters are written; it uses a connection of its own.
+        """
+        if self._checkpointer is None:
+            self._checkpointer = sqlite3.connect(
+                self.path, check_same_thread=False, isolation_level=None
+            )
+            self._checkpointer.execute("PRAGMA busy_timeout=5000")
+        self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
     def close(self) -> None:
         """Close the database (it opens again when used)."""
+        if self._checkpointer is not None:
+            self._checkpointer.close()
+            self._checkpointer = None
         if self._db is not None:
             self._db.close()
             self._db = None

@@ -139,10 +139,8 @@ class DeadLetters:
         self._on_letter = on_letter
         self._rows: builtins.list[Row] = []  # filed, not yet written
         self._deleted: builtins.list[int] = []  # drained or redelivered, not yet written
-        self._in_flight = 0  # changes being written now
         self._next_id = 1
         self._wake = trio.Event()
-        self._lock = trio.Lock()
         self.count = 0
         self.by_reason: Counter[DeadLetterReason] = Counter()
         #: Letters pushed out of memory by newer ones (still counted and stored).
@@ -197,7 +195,7 @@ class DeadLetters:
             redelivered=self._redelivered,
             loaded=self._loaded,
             stored=self._stored,
-            pending=len(self._rows) + len(self._deleted) + self._in_flight,
+            pending=len(self._rows) + len(self._deleted),
             skipped=int(getattr(self._store, "skipped", 0)),
             write_errors=self._write_errors,
         )
@@ -261,63 +259,75 @@ class DeadLetters:
 
     async def flush(self) -> None:
         """Write every letter filed (and every one taken out) so far to the store."""
-        async with self._lock:
-            await self._write()
+        self._write()
+        await trio.lowlevel.checkpoint()
 
-    async def _write(self) -> None:
+    def _write(self) -> None:
+        # Synchronous, in the event loop's own thread, on purpose: a worker
+        # thread would fight the busy loop for the GIL at every statement and
+        # fall far behind. Here a write (WAL, synchronous=NORMAL: no fsync; the
+        # store checkpoints in a worker thread) costs a few microseconds a
+        # letter, and whoever files letters faster than the disk takes them
+        # is slowed to its pace instead of the writer falling behind. Being
+        # synchronous, a batch is never cut short by a cancellation either.
         store = self._store
         rows, deleted = self._rows, self._deleted
         if store is None or not (rows or deleted):
             return
         self._rows, self._deleted = [], []
-        self._in_flight = len(rows) + len(deleted)
         try:
-            # In the event loop's own thread, on purpose: a worker thread would
-            # fight the busy loop for the GIL at every statement and fall far
-            # behind; here a write (no fsync: WAL, synchronous=NORMAL) costs a
-            # few microseconds a letter, and whoever files letters faster than
-            # the disk takes them is slowed to its pace instead of the writer
-            # falling behind. The checkpoint keeps other tasks running between
-            # batches.
             store.write(rows, deleted)
         except BaseException:
             self._rows[:0] = rows
             self._deleted[:0] = deleted
             raise
-        finally:
-            self._in_flight = 0
         self._stored += len(rows)
-        await trio.lowlevel.checkpoint()
 
     async def _run_writer(self) -> None:
         """Write batches until cancelled: what was filed in the last moment, at once."""
-        assert self._store is not None
-        interval = float(getattr(self._store, "flush_interval", 0.1))
+        store = self._store
+        assert store is not None
+        interval = float(getattr(store, "flush_interval", 0.1))
+        checkpoint = getattr(store, "checkpoint", None)
+        async with trio.open_nursery() as nursery:
+            if checkpoint is not None:
+                nursery.start_soon(self._run_checkpoints, checkpoint)
+            while True:
+                if not (self._rows or self._deleted):
+                    self._wake = trio.Event()
+                    await self._wake.wait()
+                # Let the letters of the next moment join this transaction:
+                # a letter waits at most this pause and two batches' writes.
+                await trio.sleep(interval / 4)
+                try:
+                    self._write()
+                except Exception:
+                    self._write_errors += 1
+                    if self._write_errors == 1:
+                        _log.exception(
+                            "writing dead letters to %r failed; retrying", store
+                        )
+                    await trio.sleep(interval)
+
+    async def _run_checkpoints(self, checkpoint: Callable[[], object]) -> None:
+        """Fold the write-ahead log into the file now and then, off the event loop."""
+        done = 0
         while True:
-            if not (self._rows or self._deleted):
-                self._wake = trio.Event()
-                await self._wake.wait()
-            # Let the letters of the next moment join this transaction: the
-            # loss window is this pause plus at most two batches' writes.
-            await trio.sleep(interval / 4)
-            try:
-                await self.flush()
-            except Exception:
-                self._write_errors += 1
-                if self._write_errors == 1:
-                    _log.exception(
-                        "writing dead letters to %r failed; retrying", self._store
-                    )
-                await trio.sleep(interval)
+            await trio.sleep(1.0)
+            if self._stored != done:
+                done = self._stored
+                try:
+                    await trio.to_thread.run_sync(checkpoint)
+                except Exception:  # busy or failing disk: the next one catches up
+                    _log.debug("checkpoint of %r failed", self._store, exc_info=True)
 
     async def _close(self) -> None:
-        """Write what is left (shielded: the system is leaving), then close the store."""
+        """Write what is left (the system is leaving), then close the store."""
         store = self._store
         if store is None:
             return
         try:
-            with trio.CancelScope(shield=True):
-                await self.flush()
+            self._write()
         except Exception:
             self._write_errors += 1
             _log.exception(
@@ -325,3 +335,4 @@ class DeadLetters:
             )
         finally:
             store.close()
+        await trio.lowlevel.cancel_shielded_checkpoint()

@@ -355,7 +355,8 @@ async def test_the_writer_stores_letters_while_the_system_runs(
         await wait_written(office)
         assert count_rows(db) == 500
         await office.drain()
-        await wait_written(office)
+        await office.flush()  # at once, without waiting for the writer
+        assert office.statistics().pending == 0
         assert count_rows(db) == 0
         assert repr(store) == f"<SQLiteDeadLetterStore {str(db)!r}>"
 
@@ -519,3 +520,33 @@ async def test_on_letter_sees_every_letter() -> None:
     assert [x.message for x in seen] == [0, 1, 2]
     assert office.capacity == 2
     assert [x.id for x in seen] == [1, 2, 3]
+
+
+class CountingStore(SQLiteDeadLetterStore):
+    """Counts checkpoints; the first one fails, as a busy reader would make it."""
+
+    checkpoints = 0
+
+    def checkpoint(self) -> None:
+        self.checkpoints += 1
+        if self.checkpoints == 1:
+            raise sqlite3.OperationalError("database is locked")
+        super().checkpoint()
+
+
+async def test_the_log_is_checkpointed_off_the_event_loop(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    db = tmp_path / "dead.db"
+    store = CountingStore(db)
+    async with open_actor_system("app", dead_letter_store=store) as system:
+        for round_ in range(3):
+            system.dead_letters.add(letter(round_))
+            await trio.sleep(1.5)
+            await wait_written(system.dead_letters)
+        for _ in range(1000):
+            if store.checkpoints >= 2:
+                break
+            await trio.sleep(0.1)
+        assert store.checkpoints >= 2  # one failed, the next caught up
+    assert [x.message for x in roundtrip_load(db)] == [0, 1, 2]
