@@ -46,7 +46,9 @@ class DeadLetter:
     """A message that was accepted and not processed.
 
     ``message`` is what the sender sent; ``recipient`` the recipient's path;
-    ``error`` the exception, for ``HANDLER_FAILED``; ``at`` wall-clock seconds.
+    ``error`` the exception, for ``HANDLER_FAILED`` (a :class:`StoredError`
+    once loaded from a store); ``at`` wall-clock seconds; ``id`` numbers the
+    letters of a system (and of its store) in the order they were filed.
     """
 
     message: Any
