@@ -199,7 +199,7 @@ class DeadLetterProbe:
 
 
 # Durable chat turns (killed mid-turn, resumed with every finished tool run
-# exactly once) are the next probe: add it here.
+# exactly once) run in rounds of their own: see crash_turns below.
 PROBES: tuple[type[DeadLetterProbe], ...] = (DeadLetterProbe,)
 
 
@@ -299,6 +299,7 @@ async def crash(run: Run) -> None:
             totals["replayed"] += await _replay(run, db)
             if run.on_progress is not None:
                 run.on_progress((round_ + 1) / kills)
+    totals.update(await crash_turns(run, kills))  # durable turns: their own rounds
     run.extra.update(totals)
     run.expect(totals["kills"] == kills, f"{totals['kills']} of {kills} kills done")
 
@@ -316,4 +317,199 @@ _CHILD = (
     if __package__ == "stress"
     else "from llmgine.cli._suite import import_suite;"
     " import_suite('_crash').child_main()"
+)
+
+
+# -- durable chat turns ------------------------------------------------------------
+# Kept apart from the dead-letter rounds above: a child runs durable chat turns
+# (each charges an order with a tool that is not idempotent) and is killed at a
+# random moment; the parent resumes the unfinished turn as a new process would
+# and checks that no finished tool run happened twice and no turn was lost.
+
+
+class _ShopModel:
+    """A local model: asks to charge the order the user names, then says done."""
+
+    name = "shop-model"
+
+    async def complete(self, request: Any) -> Any:
+        from llmgine.llm import LLMResponse, Message, Role, ToolCallPart
+
+        last = request.messages[-1]
+        if last.role is Role.USER:
+            call = ToolCallPart(id="c1", name="charge", arguments={"order": last.text})
+            return LLMResponse(message=Message(role=Role.ASSISTANT, parts=[call]))
+        return LLMResponse(message=Message.assistant("done"))
+
+
+def _shop_engine(db: Path, runs: Path) -> Any:
+    from llmgine.engines import ChatEngine, Conversation, SQLiteConversationStore
+    from llmgine.tools import tool
+
+    @tool
+    def charge(order: str) -> str:
+        """Charge an order (every run is one line of the runs file).
+
+        Args:
+            order: The order.
+        """
+        with open(runs, "a", encoding="utf-8") as file:
+            file.write(order + "\n")
+        return f"charged {order}"
+
+    conversation = Conversation("shop", store=SQLiteConversationStore(db))
+    return ChatEngine(
+        _ShopModel(), model="m", tools=[charge], conversation=conversation, durable=True
+    )
+
+
+async def _turn_child(db: str, runs: str, round_: int) -> None:
+    from llmgine.engines import ResumeTurn, UserInput
+
+    engine = _shop_engine(Path(db), Path(runs))
+    await engine.on_start()
+    if engine.unfinished is not None:
+        await engine.receive(ResumeTurn())
+    out = sys.stdout
+    done = 0
+
+    async def heartbeat() -> None:
+        # reports between turns too, so the parent's kill (sent as it reads a
+        # report) lands anywhere in a turn, not only at its end
+        while True:
+            out.write(f"{done} {time.monotonic()}\n")
+            out.flush()
+            await trio.sleep(0.001)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(heartbeat)
+        while True:
+            await engine.receive(UserInput(f"order {round_}-{done}"))
+            done += 1
+
+
+def turn_child_main() -> None:
+    """The turn child: ``python -c _TURN_CHILD <db> <runs> <round>``."""
+    trio.run(_turn_child, sys.argv[1], sys.argv[2], int(sys.argv[3]))
+
+
+class TurnProbe:
+    """Durable turns: every turn reported done is stored, no charge made twice."""
+
+    name = "turns"
+
+    def __init__(self, db: Path, runs: Path) -> None:
+        self.db = db
+        self.runs = runs
+        self.round = 0
+        self.done = 0
+        self.reports: list[tuple[int, float]] = []  # (turns done, when)
+
+    def command(self, round_: int) -> list[str]:
+        self.round = round_
+        self.done = 0
+        self.reports = []
+        return [
+            sys.executable,
+            "-c",
+            _TURN_CHILD,
+            str(self.db),
+            str(self.runs),
+            str(round_),
+        ]
+
+    def report(self, line: str) -> None:
+        count, at = line.split()
+        self.reports.append((int(count), float(at)))
+        self.done = max(self.done, int(count))
+
+    def _charges(self) -> list[str]:
+        if not self.runs.exists():
+            return []
+        return self.runs.read_text(encoding="utf-8").splitlines()
+
+    def check(self, killed_at: float) -> ProbeResult:
+        failures = []
+        conn = sqlite3.connect(self.db)
+        try:
+            (integrity,) = conn.execute("PRAGMA integrity_check").fetchone()
+            rows = conn.execute(
+                "SELECT body FROM llmgine_messages WHERE role = 'user'"
+            ).fetchall()
+        finally:
+            conn.close()
+        if integrity != "ok":
+            failures.append(f"integrity_check says {integrity!r}")
+        stored = {json.loads(body)["parts"][0]["text"] for (body,) in rows}
+        missing = sum(
+            1 for n in range(self.done) if f"order {self.round}-{n}" not in stored
+        )
+        return ProbeResult(
+            made=self.done,
+            checked=self.done,
+            lost=missing,
+            in_window=0,
+            failures=tuple(failures),
+        )
+
+    async def resume(self) -> tuple[int, list[str]]:
+        """Resume the unfinished turn (if any); return 1 if one was, and problems."""
+        from llmgine.engines import ChatResult, ResumeTurn
+        from llmgine.llm import Role
+
+        engine = _shop_engine(self.db, self.runs)
+        await engine.on_start()
+        resumed = 0
+        problems = []
+        if engine.unfinished is not None:
+            result = await engine.receive(ResumeTurn())
+            if not isinstance(result, ChatResult):
+                problems.append(f"the turn did not resume: {result!r}")
+            resumed = 1
+        charges = self._charges()
+        twice = sorted({c for c in charges if charges.count(c) > 1})
+        if twice:
+            problems.append(f"charged more than once: {twice[:5]}")
+        results = [
+            part.content
+            for message in engine.conversation.messages
+            if message.role is Role.TOOL
+            for part in message.parts
+        ]
+        finished = [
+            r.removeprefix("charged ") for r in results if r.startswith("charged")
+        ]
+        unrun = [order for order in finished if order not in charges]
+        if unrun:
+            problems.append(f"finished charges missing from the runs: {unrun[:5]}")
+        return resumed, problems
+
+
+async def crash_turns(run: Run, kills: int) -> dict[str, int]:
+    """Kill children running durable turns ``kills`` times; resume after each."""
+    totals = dict.fromkeys(("turn_kills", "turns", "turns_lost", "resumed"), 0)
+    with tempfile.TemporaryDirectory(prefix="llmgine-turns-") as tmp:
+        probe = TurnProbe(Path(tmp) / "chat.sqlite", Path(tmp) / "charges.txt")
+        for round_ in range(kills):
+            result = await _kill_once(run, probe, round_)  # type: ignore[arg-type]
+            resumed, problems = await probe.resume()
+            totals["turn_kills"] += 1
+            totals["turns"] += result.made
+            totals["turns_lost"] += result.lost
+            totals["resumed"] += resumed
+            for problem in (*result.failures, *problems):
+                run.failures.append(f"turn round {round_}: {problem}")
+            if result.lost:
+                run.failures.append(
+                    f"turn round {round_}: {result.lost} of {result.made} finished"
+                    " turns are missing"
+                )
+    return totals
+
+
+_TURN_CHILD = (
+    "from stress._crash import turn_child_main; turn_child_main()"
+    if __package__ == "stress"
+    else "from llmgine.cli._suite import import_suite;"
+    " import_suite('_crash').turn_child_main()"
 )
