@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import resource
 import sys
 import time
+import tracemalloc
 from typing import Any
 
 import attrs
 import trio
 
-from llmgine.actors import Actor, Mailbox, open_actor_system
+from llmgine.actors import Actor, Mailbox, OneForOne, Overflow, open_actor_system
 
 
 @attrs.frozen
@@ -111,10 +113,102 @@ async def llmgine_ask(n: int) -> float:
     return n / elapsed
 
 
+async def llmgine_ask_timeout(n: int) -> float:
+    """ask round trips to one actor, each with a timeout (as every README example)."""
+    async with open_actor_system("bench", tracer=None) as system:
+        ref = await system.spawn(Sink, name="sink")
+        start = time.process_time()
+        for i in range(n):
+            await ref.ask(Tick(i), timeout=60)
+        elapsed = time.process_time() - start
+    return n / elapsed
+
+
+async def spawn_rates(total: int, window: int) -> tuple[float, float]:
+    """Spawn ``total`` actors under one supervisor: rates of the first and last window."""
+    async with open_actor_system(
+        "bench", tracer=None, strategy=OneForOne(max_restarts=10**9)
+    ) as system:
+        rates = []
+        for i in range(total):
+            if i % window == 0:
+                start = time.process_time()
+            await system.spawn(Sink, name=f"a{i}", mailbox=Mailbox(capacity=10))
+            if i % window == window - 1:
+                rates.append(window / (time.process_time() - start))
+    return rates[0], rates[-1]
+
+
+async def idle_actor_bytes(n: int) -> float:
+    """Bytes allocated per idle actor (tracemalloc): cell, ref, mailbox, task, scopes."""
+    async with open_actor_system("bench", tracer=None) as system:
+        for i in range(100):
+            await system.spawn(Sink, name=f"warm{i}")
+        await system.wait_until_idle()
+        gc.collect()
+        tracemalloc.start()
+        before = tracemalloc.take_snapshot()
+        for i in range(n):
+            await system.spawn(Sink, name=f"a{i}")
+        await system.wait_until_idle()
+        gc.collect()
+        after = tracemalloc.take_snapshot()
+        tracemalloc.stop()
+    grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+    return grown / n
+
+
+class Stuck(Actor):
+    """Handles a message every millisecond: a consumer ten times too slow."""
+
+    async def receive(self, message: Any) -> Any:
+        await trio.sleep(0.001)
+        return None
+
+
+async def overload_rss(overflow: Overflow, seconds: float) -> tuple[float, float]:
+    """Send 10x what a consumer handles for ``seconds``; RSS (MiB) after warm-up and at the end."""
+    async with open_actor_system("bench", tracer=None) as system:
+        ref = await system.spawn(
+            Stuck, name="stuck", mailbox=Mailbox(capacity=1000, overflow=overflow)
+        )
+        deadline = trio.current_time() + seconds
+        warm = trio.current_time() + seconds / 3
+        early = 0.0
+        while trio.current_time() < deadline:
+            for i in range(10):
+                with contextlib.suppress(Exception):
+                    if overflow is Overflow.BACKPRESSURE:
+                        await ref.tell(Tick(i))
+                    else:
+                        ref.tell_nowait(Tick(i))
+            await trio.sleep(0.001)
+            if not early and trio.current_time() >= warm:
+                early = _rss_now()
+        return early, _rss_now()
+
+
+def _rss_now() -> float:
+    """The current resident set size in MiB (Linux; peak RSS elsewhere)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            pages = int(statm.read().split()[1])
+        return pages * resource.getpagesize() / 2**20
+    except OSError:  # pragma: no cover - not Linux
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def main(argv: list[str] | None = None) -> dict[str, float]:
     """Run the benchmark and print its table; return the figures."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer messages")
+    parser.add_argument(
+        "--overload",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="also measure RSS growth under 10x overload, per overflow policy",
+    )
     args = parser.parse_args(argv)
     n = 30_000 if args.quick else 100_000
     asks = 4_000 if args.quick else 10_000
@@ -123,14 +217,23 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     # Many short rounds interleave the measurements (A B C D E, A B C D E, ...)
     # so that a change of machine load hits baselines and llmgine alike, and
     # each figure is the best of its rounds: the run least disturbed.
-    loop = channel = tell = pingpong = ask = 0.0
+    loop = channel = tell = pingpong = ask = ask_timeout = 0.0
     for _ in range(runs):
         loop = max(loop, bare_loop(n))
         channel = max(channel, trio.run(channel_tell, n))
         tell = max(tell, trio.run(llmgine_tell, n))
         pingpong = max(pingpong, trio.run(channel_ping_pong, asks))
         ask = max(ask, trio.run(llmgine_ask, asks))
+        ask_timeout = max(ask_timeout, trio.run(llmgine_ask_timeout, asks))
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    total, window = (20_000, 2_000) if args.quick else (100_000, 10_000)
+    first, last = trio.run(spawn_rates, total, window)
+    per_actor = trio.run(idle_actor_bytes, 2_000)
+    overload = {}
+    if args.overload:
+        for overflow in Overflow:
+            early, end = trio.run(overload_rss, overflow, args.overload)
+            overload[overflow.value] = end - early
 
     rows = [
         ("bare loop (build message + drive receive)", loop, "baseline"),
@@ -142,19 +245,42 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             ask,
             f"{ask / pingpong:.2f}x ping-pong (target >= 1.6x)",
         ),
+        (
+            "llmgine ask round trip, timeout=60",
+            ask_timeout,
+            f"{ask_timeout / ask:.2f}x ask without timeout (target >= 0.9x)",
+        ),
+        (f"spawn, first {window:,} actors", first, "baseline"),
+        (
+            f"spawn, last {window:,} of {total:,} under one supervisor",
+            last,
+            f"{last / first:.2f}x first (target >= 0.8x)",
+        ),
     ]
     versions = f"python {sys.version.split()[0]}, trio {trio.__version__}"
     print(f"llmgine runtime benchmark  ({versions})")
     for label, rate, ratio in rows:
         print(f"  {label:<44} {rate:>12,.0f} msg/s   {ratio}")
+    print(f"  memory per idle actor {per_actor:,.0f} bytes (target < 4096)")
+    for policy, grown in overload.items():
+        print(
+            f"  RSS growth under {args.overload:.0f}s of 10x overload, {policy}:"
+            f" {grown:+.1f} MiB"
+        )
     print(f"  peak RSS {rss_mb:,.0f} MiB")
-    return {
+    figures = {
         "tell_vs_loop": tell / loop,
         "ask_vs_pingpong": ask / pingpong,
+        "ask_timeout_vs_ask": ask_timeout / ask,
+        "spawn_last_vs_first": last / first,
+        "idle_actor_bytes": per_actor,
         "tell_per_s": tell,
         "ask_per_s": ask,
         "peak_rss_mib": rss_mb,
     }
+    for policy, grown in overload.items():
+        figures[f"overload_rss_growth_{policy}_mib"] = grown
+    return figures
 
 
 if __name__ == "__main__":

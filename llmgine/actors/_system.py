@@ -18,6 +18,7 @@ from ._dead_letters import DeadLetters, DeadLetterStore, check_capacity
 from ._mailbox import Mailbox
 from ._ref import ActorRef
 from ._supervisor import OneForOne, Restart, Strategy, Supervisor, SupervisorRef
+from ._timer import AskTimer
 from ._tracing import (
     RecordKind,
     TraceContext,
@@ -77,11 +78,19 @@ class SystemStatistics:
     queued: int
     restarts: int
     dead_letters_held: int
+    cancelled: int = 0
+    in_flight: int = 0
 
     @property
     def lost(self) -> int:
-        """Accepted messages not accounted for (0 unless messages are in flight)."""
-        return self.accepted - self.processed - self.dead_lettered - self.queued
+        """Accepted messages not accounted for (0 unless a handler is mid-message)."""
+        return (
+            self.accepted
+            - self.processed
+            - self.dead_lettered
+            - self.queued
+            - self.in_flight
+        )
 
 
 class ActorSystem:
@@ -103,9 +112,14 @@ class ActorSystem:
         self.dead_letters = DeadLetters(capacity=dead_letter_capacity, store=store)
         self.dead_letters._system = self
         self.tell_budget = 64
+        #: Hold every actor to the reference admission and settlement paths
+        #: (no inlined fast path): set before spawning, for tests.
+        self.reference_paths = False
+        self.timer = AskTimer(self)
         self._nursery: trio.Nursery | None = None
         self._nodes: dict[str, Node] = {}
-        self._retired = [0, 0, 0, 0, 0]  # accepted, processed, failed, dl, restarts
+        # accepted, processed, failed, dead-lettered, restarts, cancelled
+        self._retired = [0, 0, 0, 0, 0, 0]
         self._active = 0
         self._idle: trio.Event | None = None
         self._failure: BaseException | None = None
@@ -184,6 +198,7 @@ class ActorSystem:
             retired[2] += q.failed
             retired[3] += q.dead_lettered
             retired[4] += node.restarts
+            retired[5] += q.cancelled
 
     def retire_all(self) -> None:
         """Forget every node (the system is going away), keeping their counters."""
@@ -192,9 +207,10 @@ class ActorSystem:
 
     def statistics(self) -> SystemStatistics:
         """Counters summed over the whole system, stopped actors included."""
-        accepted, processed, failed, dead, restarts = self._retired
+        accepted, processed, failed, dead, restarts, cancelled = self._retired
         queued = 0
         actors = 0
+        in_flight = 0
         for node in self._nodes.values():
             if isinstance(node, Cell):
                 q = node.queue
@@ -205,6 +221,8 @@ class ActorSystem:
                 dead += q.dead_lettered
                 queued += len(q)
                 restarts += node.restarts
+                cancelled += q.cancelled
+                in_flight += len(node._deferred)
         return SystemStatistics(
             actors=actors,
             accepted=accepted,
@@ -214,6 +232,8 @@ class ActorSystem:
             queued=queued,
             restarts=restarts,
             dead_letters_held=len(self.dead_letters),
+            cancelled=cancelled,
+            in_flight=in_flight,
         )
 
     # -- idleness --------------------------------------------------------------
