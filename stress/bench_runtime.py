@@ -167,7 +167,7 @@ class Stuck(Actor):
 
 
 async def overload_rss(overflow: Overflow, seconds: float) -> tuple[float, float]:
-    """Send 10x what a consumer handles for ``seconds``; RSS (MiB) after warm-up and at the end."""
+    """10x what a consumer handles for ``seconds``: RSS (MiB) after warm-up, at end."""
     async with open_actor_system("bench", tracer=None) as system:
         ref = await system.spawn(
             Stuck, name="stuck", mailbox=Mailbox(capacity=1000, overflow=overflow)
