@@ -72,6 +72,9 @@ KNOWN: dict[str, tuple[str, str, float | str | None, bool]] = {
     "tell_per_s": ("tell → receive, rate", "", None, False),
     "ask_per_s": ("ask round trips, rate", "", None, False),
     "peak_rss_mib": ("peak memory (RSS)", "", None, False),
+    "ask_timeout_vs_ask": ("ask with a timeout", "ask without a timeout", None, False),
+    "spawn_last_vs_first": ("spawn rate, last actors", "first actors", None, False),
+    "idle_actor_bytes": ("memory per idle actor, bytes", "", None, True),
     # bus
     "publish_1_per_s": ("publish → 1 handler", "", "PUBLISH_TARGET", False),
     "publish_1_built_per_s": (
