@@ -27,6 +27,7 @@ from .._exceptions import (
     MalformedResponseError,
     ProviderError,
     ProviderTimeout,
+    ProviderUnavailable,
 )
 from .._secrets import is_secret_header, register_secret, register_secret_headers
 from ._base import Codec
@@ -233,7 +234,17 @@ class HTTPProvider:
                             yield delta
                         if line is None:
                             break
-                final = decoder.finish()
+                try:
+                    final = decoder.finish()
+                except ProviderUnavailable:
+                    kind = raw.headers.get("content-type", "")
+                    if kind.split(";")[0].strip().lower() == "text/event-stream":
+                        raise
+                    raise MalformedResponseError(
+                        "the server did not stream events: it answered with"
+                        f" content-type {kind!r}, not text/event-stream",
+                        provider=self._name,
+                    ) from None
                 accumulator.add(final)
                 yield final
             finally:

@@ -143,6 +143,18 @@ async def test_a_stream_cut_short_is_unavailable() -> None:
             await collect(provider.stream(REQUEST))
 
 
+async def test_a_server_that_does_not_stream_events_is_named_by_its_content_type() -> (
+    None
+):
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"object": "chat.completion"})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+        provider = OpenAIProvider(api_key="sk", client=client)
+        with pytest.raises(MalformedResponseError, match="'application/json'"):
+            await collect(provider.stream(REQUEST))
+
+
 async def test_a_connection_reset_mid_stream_is_unavailable() -> None:
     body = ChunkStream(chunk_bytes(openai_chunk({"content": "Hi"})), then="fail")
     async with streaming(body) as client:
