@@ -150,7 +150,9 @@ def summarize(run: Run) -> ScenarioResult:
         actors=int(run.extra.get("actors", 0)),
         sent=audit.sent,
         accepted=totals["accepted"],
-        refused=audit.refused,
+        # A cancelled ask is in the ledger as "unsure, never handled", the
+        # same as a refused one; the runtime counted it in: not refused.
+        refused=audit.refused - totals["cancelled"],
         processed=totals["processed"],
         dead_lettered=totals["dead_lettered"],
         queued=totals["queued"],

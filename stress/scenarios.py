@@ -12,6 +12,7 @@ from ._crash import crash
 from ._load import burst, shutdown, slow_consumers, steady
 from ._run import Run
 from ._sessions import sessions
+from ._trees import trees
 
 __all__ = ["SCENARIOS", "Scenario"]
 
@@ -36,6 +37,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(name="burst", body=burst),
         Scenario(name="crashes", body=crashes),
         Scenario(name="escalation", body=escalation),
+        Scenario(name="trees", body=trees),
         Scenario(name="breaker_storm", body=breaker_storm),
         Scenario(name="slow_consumers", body=slow_consumers),
         Scenario(name="sessions", body=sessions),

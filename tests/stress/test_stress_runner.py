@@ -28,6 +28,7 @@ def test_public_surface() -> None:
         "burst",
         "crashes",
         "escalation",
+        "trees",
         "breaker_storm",
         "slow_consumers",
         "sessions",
