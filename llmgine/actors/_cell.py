@@ -2,12 +2,14 @@
 
 Two paths decide everything a message goes through, and each is written once:
 
-- **admission** (:meth:`Cell.offer` / :meth:`Cell.offer_nowait`): closed
-  mailbox, breaker trial, capacity and overflow policy, the push and the
-  consumer's wake-up;
-- **settlement** (:meth:`Cell.settle`, :meth:`Cell.fail_item`,
+- **admission** (``_admission.py``: :meth:`Cell.offer` / :meth:`Cell.offer_nowait`):
+  closed mailbox, breaker trial, capacity and overflow policy, the push and
+  the consumer's wake-up;
+- **settlement** (``_settlement.py``: :meth:`Cell.settle`, :meth:`Cell.fail_item`,
   :meth:`Cell.settle_deferred`, :meth:`Cell.count_cancelled`): counters,
   breaker outcome, the reply, dead letters.
+
+Background tasks and deferred replies live in ``_background.py``.
 
 ``ActorRef.tell``/``ask`` and the dispatch loop inline one fast case each (no
 breaker, room in the mailbox, no trace); a property test holds the inlined
@@ -17,25 +19,20 @@ paths equal to these references (``ActorSystem.reference_paths``).
 from __future__ import annotations
 
 import enum
-import math
 from typing import TYPE_CHECKING, Any
 
 import trio
 
-from .._exceptions import (
-    ActorStopped,
-    AskTimeout,
-    CircuitOpenError,
-    ConfigurationError,
-    MailboxFull,
-)
+from .._exceptions import ConfigurationError
 from . import _tracing
 from ._actor import Actor, ActorContext, Failure
+from ._admission import Admission
+from ._background import Background
 from ._breaker import BreakerRuntime, BreakerState
-from ._dead_letters import DeadLetter, DeadLetterReason
+from ._dead_letters import DeadLetterReason
 from ._deferred import Deferred
-from ._envelope import Envelope, Reply
-from ._mailbox import MailboxQueue, Overflow
+from ._envelope import Envelope
+from ._mailbox import MailboxQueue
 from ._message_span import MessageSpans, handle_traced
 from ._ref import ActorRef, ActorStatistics
 from ._tracing import RecordKind, current_trace
@@ -65,7 +62,7 @@ class Phase(enum.Enum):
     HALTING = "halting"
 
 
-class Cell:
+class Cell(Admission, Background):
     """One actor's runtime: it outlives every instance the factory makes."""
 
     __slots__ = (
@@ -152,19 +149,6 @@ class Cell:
     def running(self) -> bool:
         """Whether an incarnation is live (starting, running or stopping)."""
         return self.phase is not Phase.DOWN
-
-    # -- idle accounting -------------------------------------------------------
-    def mark_active(self) -> None:
-        """This actor has work (or is starting); the system is not idle."""
-        if not self._active:
-            self._active = True
-            self.system._active += 1
-
-    def mark_idle(self) -> None:
-        """This actor waits for work."""
-        if self._active:
-            self._active = False
-            self.system.activity(-1)
 
     # -- lifecycle -------------------------------------------------------------
     def make(self) -> Actor:
@@ -295,97 +279,6 @@ class Cell:
         announce, self._announce = self._announce, None
         if announce is not None:
             announce.set()
-
-    # -- background work -------------------------------------------------------
-    def start_soon(self, fn: Any, *args: Any, name: str | None = None) -> None:
-        """Run ``fn(*args)`` beside the message loop, for this incarnation only.
-
-        A :class:`Deferred` among ``args`` links the task to that reply: when the
-        asker gives up, the task is cancelled.
-        """
-        if self._done is None or self._done.is_set() or self._task is None:
-            raise ConfigurationError(
-                f"{self.path} is not running: background work needs a live actor"
-            )
-        deferred = next((a for a in args if type(a) is Deferred), None)
-        if self._work is None:
-            self._work = set()
-        self._background += 1
-        self.system.activity(+1)  # background work keeps the system busy
-        self.system.nursery.start_soon(
-            self._background_task, fn, args, self._work, deferred, name=name or fn
-        )
-
-    async def _background_task(
-        self,
-        fn: Any,
-        args: tuple[Any, ...],
-        work: set[trio.CancelScope],
-        deferred: Deferred | None,
-    ) -> None:
-        scope = trio.CancelScope()
-        work.add(scope)
-        try:
-            with scope:
-                if deferred is None:
-                    await fn(*args)
-                else:
-                    with deferred.cancel_scope():
-                        await fn(*args)
-            if deferred is not None and deferred.cancelled and not deferred.done:
-                deferred.settle_cancelled()
-        except Exception as exc:
-            # The actor is failing: the incarnation ends and its supervisor decides.
-            self.mark_active()
-            if self._work is work and self._background_failure is None:
-                self._background_failure = exc
-                if self._scope is not None:
-                    self._scope.cancel()
-        finally:
-            work.discard(scope)
-            self._background -= 1
-            self.system.activity(-1)
-            if self._background == 0 and self._background_idle is not None:
-                self._background_idle.set()
-
-    async def _drain_background(self, *, graceful: bool) -> None:
-        """Let background tasks end (within the shutdown timeout), then cancel them."""
-        if not self._background:
-            return
-        if graceful:
-            with trio.move_on_after(self.system.shutdown_timeout):
-                await self._wait_background()
-        if self._work is not None:
-            for scope in list(self._work):
-                scope.cancel()
-        await self._wait_background()
-
-    async def _wait_background(self) -> None:
-        while self._background:
-            self._background_idle = trio.Event()
-            await self._background_idle.wait()
-        self._background_idle = None
-
-    def current_is_ask(self) -> bool:
-        """Whether the message being handled is an ask."""
-        item = self._current
-        return type(item) is Envelope and item.reply is not None
-
-    def defer(self) -> Deferred:
-        """A reply to the message being handled, to be given later."""
-        item = self._current
-        reply = item.reply if type(item) is Envelope else None
-        deferred = Deferred(self, item, reply)
-        self._deferred.add(deferred)
-        return deferred
-
-    def _fail_deferred(self) -> None:
-        pending, self._deferred = self._deferred, set()
-        for deferred in pending:
-            if deferred._settle():
-                # Accepted and never answered: a dead letter, as a queued one.
-                error = ActorStopped(f"{self.path} stopped before it answered")
-                self.dead_letter(deferred._item, DeadLetterReason.ACTOR_STOPPED, error)
 
     async def _call_on_stop(self, instance: Actor) -> None:
         try:
@@ -541,179 +434,6 @@ class Cell:
         self._current = None
         self.settle(item, result)
 
-    # -- admission ---------------------------------------------------------------
-    def _wrap(self, message: object) -> object:
-        """A told message as it goes in the mailbox: bare unless inside a trace."""
-        if not self.traced:
-            return message
-        trace = current_trace.get()
-        return message if trace is None else Envelope(message, trace, True)
-
-    def _admit_breaker(self, message: object, reply: Reply | None) -> bool:
-        """The breaker's say: False when the message was settled (circuit open)."""
-        breaker = self.breaker
-        if breaker is None or breaker.allow():
-            return True
-        if reply is not None:
-            raise CircuitOpenError(f"circuit of {self.path} is open")
-        self.queue.accepted += 1
-        self.dead_letter(message, DeadLetterReason.CIRCUIT_OPEN, None)
-        return False
-
-    def _admit_room(
-        self, message: object, lane: int, reply: Reply | None, *, wait: bool
-    ) -> bool | None:
-        """Make room for one message in ``lane``.
-
-        True: push it. False: it was settled (dropped to dead letters). None:
-        wait for space and try again (``BACKPRESSURE`` with ``wait``).
-        """
-        queue = self.queue
-        if not queue.full(lane):
-            return True
-        overflow = queue.overflow
-        if overflow is Overflow.BACKPRESSURE and wait:
-            return None
-        if overflow is Overflow.REJECT or overflow is Overflow.BACKPRESSURE:
-            self._release_trial()
-            raise MailboxFull(
-                f"mailbox of {self.path} is full ({queue.capacity} messages)"
-            )
-        if overflow is Overflow.DROP_OLDEST:
-            oldest = queue.evict_oldest(lane)
-            if oldest is not None:
-                self.dead_letter(oldest, DeadLetterReason.DROPPED_OLDEST, None)
-                return True
-        self._release_trial()
-        queue.accepted += 1
-        error = MailboxFull(f"mailbox of {self.path} is full ({queue.capacity} messages)")
-        self.dead_letter(message, DeadLetterReason.MAILBOX_FULL, error)
-        return False
-
-    def _push(self, message: object, lane: int, reply: Reply | None) -> None:
-        self.queue.push(message if reply is not None else self._wrap(message), lane)
-
-    def offer_nowait(
-        self, message: object, lane: int, reply: Reply | None = None
-    ) -> bool:
-        """Admit ``message`` without waiting; True if it went in the mailbox.
-
-        ``reply`` is the envelope of an ask (``message`` is then that envelope).
-        """
-        if self.queue.closed:
-            raise ActorStopped(f"{self.path} has stopped")
-        if not self._admit_breaker(message, reply):
-            return False
-        if not self._admit_room(message, lane, reply, wait=False):
-            return False
-        self._push(message, lane, reply)
-        return True
-
-    async def offer(
-        self,
-        message: object,
-        lane: int,
-        reply: Reply | None = None,
-        deadline: float = math.inf,
-    ) -> bool:
-        """Admit ``message``, waiting for space under ``BACKPRESSURE`` until ``deadline``.
-
-        True if it went in the mailbox; False if it was settled at the door
-        (dead-lettered). Raises what the sender must hear: :class:`ActorStopped`,
-        :class:`MailboxFull`, :class:`CircuitOpenError` (asks), :class:`AskTimeout`.
-        """
-        queue = self.queue
-        if queue.closed:
-            raise ActorStopped(f"{self.path} has stopped")
-        if not self._admit_breaker(message, reply):
-            return False
-        while True:
-            room = self._admit_room(message, lane, reply, wait=True)
-            if room is not None:
-                break
-            with trio.move_on_at(deadline):
-                await queue.wait_for_space()
-            if queue.closed:
-                self._release_trial()
-                raise ActorStopped(f"{self.path} has stopped")
-            if queue.full(lane) and trio.current_time() >= deadline:
-                self._release_trial()
-                raise AskTimeout(f"no room in {self.path} in time")
-        if not room:
-            return False
-        self._push(message, lane, reply)
-        return True
-
-    def _release_trial(self) -> None:
-        breaker = self.breaker
-        if breaker is not None and breaker.state is BreakerState.HALF_OPEN:
-            breaker.trial_pending = False
-
-    # -- settlement --------------------------------------------------------------
-    def settle(self, item: object, result: object) -> None:
-        """Settle a handled message by what ``receive`` returned."""
-        kind = type(result)
-        if kind is Deferred:
-            return  # settled when it resolves (settle_deferred)
-        reply = item.reply if type(item) is Envelope else None
-        if kind is Failure:
-            self.settle_deferred(item, reply, None, result.error)  # type: ignore[attr-defined]
-            return
-        self.settle_deferred(item, reply, result, None)
-
-    def settle_deferred(
-        self,
-        item: object,
-        reply: Reply | None,
-        value: object,
-        error: BaseException | None,
-    ) -> None:
-        """Settle a message answered with ``value`` or with ``error`` (a ``Failure``)."""
-        queue = self.queue
-        breaker = self.breaker
-        if error is not None and reply is None:
-            # A told failure: nobody hears it, so it is filed.
-            queue.failed += 1
-            self.dead_letter(item, DeadLetterReason.HANDLER_FAILED, error)
-            if breaker is not None:
-                breaker.failure()
-            return
-        queue.processed += 1
-        counted = breaker is not None and not (reply is not None and reply.abandoned)
-        if error is not None:
-            if reply is not None:
-                reply.set_error(error)
-            if counted:
-                breaker.failure()  # type: ignore[union-attr]
-            return
-        if reply is not None:
-            reply.set_value(value)
-        if counted:
-            breaker.success()  # type: ignore[union-attr]
-
-    def fail_item(self, item: object, error: Exception) -> None:
-        """Settle a message whose handler raised (the actor is failing)."""
-        self._current = None
-        self.queue.failed += 1
-        self.dead_letter(item, DeadLetterReason.HANDLER_FAILED, error)
-        reply = item.reply if type(item) is Envelope else None
-        if self.breaker is not None and not (reply is not None and reply.abandoned):
-            self.breaker.failure()
-
-    def count_cancelled(self) -> None:
-        """Settle a message whose asker gave up before it was answered."""
-        self.queue.processed += 1
-        self.queue.cancelled += 1
-
-    def abandon(self, reply: Reply) -> None:
-        """The asker of ``reply`` gave up: cancel the work done for it."""
-        reply.abandoned = True
-        if self._current is reply and self._handling is not None:
-            self._handling.cancel()
-        deferred = reply.deferred
-        if deferred is not None:
-            deferred.cancel()
-
     # -- stopping ----------------------------------------------------------------
     def request_exit(self) -> None:
         """Exit normally after the current message (``context.stop()``)."""
@@ -787,34 +507,6 @@ class Cell:
             self._children.running = True
         return self._children
 
-    # -- dead letters and tracing ---------------------------------------------
-    def dead_letter(
-        self, item: object, reason: DeadLetterReason, error: BaseException | None
-    ) -> None:
-        """Send an accepted message to dead letters, failing its ask if any."""
-        message = item
-        if type(item) is Envelope:
-            message = item.message
-            reply = item.reply
-            if reply is not None and not reply.is_set:
-                reply.set_error(error or _reason_error(reason, self.path))
-        self.queue.dead_lettered += 1
-        letter = DeadLetter(
-            message=message, recipient=self.path, reason=reason, error=error
-        )
-        self.system.dead_letters.add(letter)
-        if self.traced:
-            self.system.event(
-                RecordKind.DEAD_LETTER,
-                self.path,
-                {
-                    "llmgine.dead_letter.reason": reason.value,
-                    "llmgine.message.type": type(message).__qualname__,
-                },
-                error=error,
-                actor=self.path,
-            )
-
     def _breaker_changed(self, before: BreakerState, after: BreakerState) -> None:
         self.system.event(
             RecordKind.BREAKER,
@@ -841,14 +533,6 @@ class Cell:
             breaker_trips=0 if self.breaker is None else self.breaker.trips,
             running=self.running,
         )
-
-
-def _reason_error(reason: DeadLetterReason, path: str) -> BaseException:
-    if reason is DeadLetterReason.CIRCUIT_OPEN:
-        return CircuitOpenError(f"circuit of {path} is open")
-    if reason in (DeadLetterReason.MAILBOX_FULL, DeadLetterReason.DROPPED_OLDEST):
-        return MailboxFull(f"mailbox of {path} is full: message dropped")
-    return ActorStopped(f"{path} stopped before handling the message")
 
 
 def _sole(error: BaseException) -> BaseException:

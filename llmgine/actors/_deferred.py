@@ -9,7 +9,7 @@ import trio
 from ._actor import Failure
 
 if TYPE_CHECKING:
-    from ._cell import Cell
+    from ._background import Background
     from ._envelope import Reply
 
 __all__ = ["Deferred"]
@@ -31,7 +31,7 @@ class Deferred:
 
     __slots__ = ("_cell", "_item", "_reply", "_scopes", "cancelled", "done")
 
-    def __init__(self, cell: Cell, item: object, reply: Reply | None) -> None:
+    def __init__(self, cell: Background, item: object, reply: Reply | None) -> None:
         self._cell = cell
         self._item = item
         self._reply = reply
