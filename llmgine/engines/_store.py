@@ -192,19 +192,11 @@ class SQLiteConversationStore:
         self, conversation_id: str, start: int, messages: Sequence[Message]
     ) -> None:
         """Store ``messages`` at positions ``start``, ``start + 1``, ... in one go."""
-        now = time.time()
-        rows = [
-            (conversation_id, start + i, m.role.value, dump_message(m), now)
-            for i, m in enumerate(messages)
-        ]
+        rows = _message_rows(conversation_id, start, messages)
 
         def write() -> None:
             with closing(self._connect()) as db, db:
-                db.executemany(
-                    "INSERT INTO llmgine_messages"
-                    " (conversation_id, seq, role, body, created) VALUES (?, ?, ?, ?, ?)",
-                    rows,
-                )
+                _insert_messages(db, rows)
 
         await trio.to_thread.run_sync(write)
 
@@ -269,19 +261,11 @@ class SQLiteConversationStore:
         self, conversation_id: str, start: int, messages: Sequence[Message]
     ) -> None:
         """Store a finished turn's messages and empty its journal, in one transaction."""
-        now = time.time()
-        rows = [
-            (conversation_id, start + i, m.role.value, dump_message(m), now)
-            for i, m in enumerate(messages)
-        ]
+        rows = _message_rows(conversation_id, start, messages)
 
         def write() -> None:
             with closing(self._connect()) as db, db:
-                db.executemany(
-                    "INSERT INTO llmgine_messages"
-                    " (conversation_id, seq, role, body, created) VALUES (?, ?, ?, ?, ?)",
-                    rows,
-                )
+                _insert_messages(db, rows)
                 db.execute(
                     "DELETE FROM llmgine_turn_journal WHERE conversation_id = ?",
                     (conversation_id,),
@@ -300,3 +284,24 @@ class SQLiteConversationStore:
                 )
 
         await trio.to_thread.run_sync(delete)
+
+
+def _message_rows(
+    conversation_id: str, start: int, messages: Sequence[Message]
+) -> list[tuple[str, int, str, str, float]]:
+    """The rows of ``messages`` stored at positions ``start``, ``start + 1``, ..."""
+    now = time.time()
+    return [
+        (conversation_id, start + i, m.role.value, dump_message(m), now)
+        for i, m in enumerate(messages)
+    ]
+
+
+def _insert_messages(
+    db: sqlite3.Connection, rows: list[tuple[str, int, str, str, float]]
+) -> None:
+    db.executemany(
+        "INSERT INTO llmgine_messages"
+        " (conversation_id, seq, role, body, created) VALUES (?, ?, ?, ?, ?)",
+        rows,
+    )
