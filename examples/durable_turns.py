@@ -22,8 +22,7 @@ from pathlib import Path
 
 import trio
 
-from llmgine import EngineError
-from llmgine.actors import open_actor_system
+from llmgine import EngineError, open_actor_system
 from llmgine.engines import (
     AbandonTurn,
     ChatEngine,

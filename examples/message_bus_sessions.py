@@ -12,7 +12,7 @@ from __future__ import annotations
 import attrs
 import trio
 
-from llmgine.actors import open_actor_system
+from llmgine import open_actor_system
 from llmgine.bus import Command, CommandResult, Event, MessageBus, SessionEnded
 
 

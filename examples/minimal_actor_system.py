@@ -8,7 +8,8 @@ from __future__ import annotations
 import attrs
 import trio
 
-from llmgine.actors import Actor, Mailbox, Overflow, open_actor_system
+from llmgine import open_actor_system
+from llmgine.actors import Actor, Mailbox, Overflow
 
 
 @attrs.frozen

@@ -26,7 +26,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
 
-from llmgine.actors import open_actor_system
+from llmgine import open_actor_system
 from llmgine.engines import ChatEngine, UserInput
 from llmgine.llm import LLMResponse, Message, ScriptedProvider, ToolCallPart, Usage
 from llmgine.observability import OtelHandler, Tracer, tracer_from_env

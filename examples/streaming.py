@@ -14,7 +14,7 @@ import functools
 
 import trio
 
-from llmgine.actors import open_actor_system
+from llmgine import open_actor_system
 from llmgine.engines import ChatEngine, ToolExecuted, stream_turn
 from llmgine.llm import (
     LLMRequest,

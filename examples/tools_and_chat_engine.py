@@ -17,7 +17,7 @@ from typing import Literal
 
 import trio
 
-from llmgine.actors import open_actor_system
+from llmgine import open_actor_system
 from llmgine.engines import ChatEngine, ChatResult, GetHistory, UserInput
 from llmgine.llm import LLMResponse, Message, ScriptedProvider, ToolCallPart, Usage
 from llmgine.tools import ToolRegistry, spawn_tool_actor, tool

@@ -9,7 +9,6 @@ package of its own (``llmgine.actors``, ``llmgine.observability``,
 from __future__ import annotations
 
 import importlib
-import os
 from typing import TYPE_CHECKING
 
 from ._exceptions import ActorStopped as ActorStopped
@@ -36,6 +35,7 @@ from ._exceptions import RateLimitError as RateLimitError
 from ._exceptions import SupervisionError as SupervisionError
 from ._exceptions import ToolError as ToolError
 from ._exceptions import UsageLimitExceeded as UsageLimitExceeded
+from ._open import open_actor_system as open_actor_system
 from .actors import Actor as Actor
 from .actors import ActorContext as ActorContext
 from .actors import ActorRef as ActorRef
@@ -63,12 +63,9 @@ from .actors import SupervisorRef as SupervisorRef
 from .actors import SystemStatistics as SystemStatistics
 from .actors import TraceRecord as TraceRecord
 from .actors import current_system as current_system
-from .actors import open_actor_system as open_actor_system
-from .actors import set_default_tracer_factory as _set_default_tracer_factory
 from .actors import traced as traced
 
 if TYPE_CHECKING:
-    from .actors import TraceSink
     from .bus import BusSession as BusSession
     from .bus import Command as Command
     from .bus import CommandResult as CommandResult
@@ -174,19 +171,6 @@ _SUBPACKAGES = frozenset(
 )
 
 __version__ = "0.1.0"
-
-
-def _tracer_from_env() -> TraceSink | None:
-    """The tracer ``LLMGINE_TRACE`` asks for; its handlers load only when it is set."""
-    if not os.environ.get("LLMGINE_TRACE", "").strip():
-        return None
-    from .observability import tracer_from_env
-
-    return tracer_from_env()
-
-
-# With no tracer passed, open_actor_system builds one from LLMGINE_TRACE.
-_set_default_tracer_factory(_tracer_from_env)
 
 
 def __getattr__(name: str) -> object:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 import llmgine
+from llmgine._open import tracer_from_env
 
 EXPECTED = frozenset(
     [
@@ -183,13 +185,39 @@ def test_the_default_tracer_follows_llmgine_trace(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("LLMGINE_TRACE", raising=False)
-    assert llmgine._tracer_from_env() is None
+    assert tracer_from_env() is None
     monkeypatch.setenv("LLMGINE_TRACE", "console")
-    tracer = llmgine._tracer_from_env()
+    tracer = tracer_from_env()
     assert isinstance(tracer, llmgine.Tracer)
     monkeypatch.setenv("LLMGINE_TRACE", "bogus")
     with pytest.raises(llmgine.ConfigurationError, match="LLMGINE_TRACE"):
-        llmgine._tracer_from_env()
+        tracer_from_env()
+
+
+async def test_llmgine_open_actor_system_traces_to_llmgine_trace_and_the_runtime_does_not(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    path = tmp_path / "trace.jsonl"
+    monkeypatch.setenv("LLMGINE_TRACE", f"jsonl:{path}")
+    async with llmgine.open_actor_system("app") as system:
+        assert isinstance(system.tracer, llmgine.Tracer)
+        with llmgine.traced(llmgine.RecordKind.CUSTOM, "work"):
+            pass
+    assert '"work"' in path.read_text()
+    async with llmgine.actors.open_actor_system("bare") as system:
+        assert system.tracer is None
+    explicit = llmgine.Tracer([])
+    async with llmgine.open_actor_system("given", tracer=explicit) as system:
+        assert system.tracer is explicit
+
+
+def test_both_open_actor_system_take_the_same_options() -> None:
+    import inspect
+
+    top = inspect.signature(llmgine.open_actor_system).parameters
+    runtime = inspect.signature(llmgine.actors.open_actor_system).parameters
+    assert list(top) == list(runtime)
+    assert [p.default for p in top.values()] == [p.default for p in runtime.values()]
 
 
 def test_subpackages_are_attributes_without_an_import(

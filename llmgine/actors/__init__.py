@@ -8,6 +8,13 @@ from .._exceptions import AskTimeout as AskTimeout
 from .._exceptions import CircuitOpenError as CircuitOpenError
 from .._exceptions import MailboxFull as MailboxFull
 from .._exceptions import SupervisionError as SupervisionError
+from ..tracing import RecordKind as RecordKind
+from ..tracing import Span as Span
+from ..tracing import TraceContext as TraceContext
+from ..tracing import TraceRecord as TraceRecord
+from ..tracing import TraceSink as TraceSink
+from ..tracing import current_trace as current_trace
+from ..tracing import traced as traced
 from ._actor import Actor as Actor
 from ._actor import ActorContext as ActorContext
 from ._actor import Failure as Failure
@@ -38,11 +45,3 @@ from ._system import ActorSystem as ActorSystem
 from ._system import SystemStatistics as SystemStatistics
 from ._system import current_system as current_system
 from ._system import open_actor_system as open_actor_system
-from ._system import set_default_tracer_factory as set_default_tracer_factory
-from ._tracing import RecordKind as RecordKind
-from ._tracing import Span as Span
-from ._tracing import TraceContext as TraceContext
-from ._tracing import TraceRecord as TraceRecord
-from ._tracing import TraceSink as TraceSink
-from ._tracing import current_trace as current_trace
-from ._tracing import traced as traced

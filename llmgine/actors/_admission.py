@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING
 import trio
 
 from .._exceptions import ActorStopped, AskTimeout, CircuitOpenError, MailboxFull
+from ..tracing import current_trace
 from ._breaker import BreakerState
 from ._dead_letters import DeadLetterReason
 from ._envelope import Envelope, Reply
 from ._mailbox import Overflow
 from ._settlement import Settlement
-from ._tracing import current_trace
 
 __all__ = ["Admission"]
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from .._exceptions import ConfigurationError
-from . import _tracing
+from ..tracing import RecordKind, close_span, open_span
 from ._actor import Actor, ActorContext, Failure
 from ._admission import Admission
 from ._background import Background
@@ -35,7 +35,6 @@ from ._envelope import Envelope
 from ._mailbox import MailboxQueue
 from ._message_span import MessageSpans, handle_traced
 from ._ref import ActorRef, ActorStatistics
-from ._tracing import RecordKind, current_trace
 
 if TYPE_CHECKING:
     from ._supervisor import ChildSpec, Supervisor
@@ -421,16 +420,15 @@ class Cell(Admission, Background):
             return
         # A tell in a trace that is not sampled: pass the context on to what
         # the handler does; record nothing.
-        _tracing.live_spans += 1
-        token = current_trace.set(trace)
+        sink = self.spans.sink  # type: ignore[union-attr]  # traced: spans are set
+        token = open_span(sink, trace)
         try:
             result = await receive(item.message)
         except Exception as exc:
             self.fail_item(item, exc)
             raise
         finally:
-            current_trace.reset(token)
-            _tracing.live_spans -= 1
+            close_span(sink, token)
         self._current = None
         self.settle(item, result)
 

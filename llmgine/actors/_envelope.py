@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from ._tracing import TraceContext
+from ..tracing import TraceContext
 
 if TYPE_CHECKING:
     from ._deferred import Deferred

@@ -2,8 +2,9 @@
 
 An envelope that carries a trace context (an ``ask`` from a system with a
 tracer, or a ``tell`` made inside a span) is handled here instead of the bare
-dispatch path. This is :func:`~llmgine.actors._tracing.traced` written out for
-one case, since it runs once per traced message.
+dispatch path. This is :func:`~llmgine.tracing.traced` written out for
+one case, since it runs once per traced message; the span opens and closes
+through the same :func:`~llmgine.tracing.open_span` pair.
 """
 
 from __future__ import annotations
@@ -12,20 +13,21 @@ import time
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from . import _tracing
-from ._actor import Failure
-from ._envelope import Envelope
-from ._tracing import (
+from ..tracing import (
     SAMPLE_ALL,
     RecordKind,
     TraceContext,
     TraceSink,
+    close_span,
     current_trace,
     describe_error,
     make_context,
     make_record,
     new_span_id,
+    open_span,
 )
+from ._actor import Failure
+from ._envelope import Envelope
 
 if TYPE_CHECKING:
     from ._cell import Cell
@@ -101,8 +103,8 @@ async def handle_traced(cell: Cell, envelope: Envelope, receive: Any) -> None:
     if recording:
         wall = time.time()
         start = time.perf_counter()
-    _tracing.live_spans += 1
-    token = current_trace.set(ctx)
+    sink = spans.sink
+    token = open_span(sink, ctx)
     try:
         result = await receive(envelope.message)
     except Exception as exc:
@@ -112,8 +114,7 @@ async def handle_traced(cell: Cell, envelope: Envelope, receive: Any) -> None:
         cell.fail_item(envelope, exc)
         raise
     finally:
-        current_trace.reset(token)
-        _tracing.live_spans -= 1
+        close_span(sink, token)
     if recording:
         spans.emit(envelope, ctx, parent_id, wall, start, None)
     cell._current = None

@@ -7,11 +7,10 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import trio
 
-from . import _tracing
+from ..tracing import current_trace
 from ._breaker import BreakerState
 from ._envelope import Envelope
 from ._mailbox import Priority
-from ._tracing import current_trace
 
 if TYPE_CHECKING:
     from ._cell import Cell
@@ -82,10 +81,11 @@ class ActorRef:
             and not queue.closed
         ):
             # The fast case of Cell.offer, inlined: this is the hottest line in
-            # llmgine. While no span is open anywhere (the usual case) one check
-            # decides, tracer or not: an installed tracer costs untraced tells
-            # nothing.
-            if _tracing.live_spans and cell.traced:
+            # llmgine. While no span is open in the system (the usual case) the
+            # trace context is not read: an installed tracer costs untraced
+            # tells next to nothing.
+            spans = cell.spans
+            if spans is not None and spans.sink.open_spans:
                 trace = current_trace.get()
                 if trace is not None:
                     message = Envelope(message, trace, True)

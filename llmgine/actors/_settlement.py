@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING
 import trio
 
 from .._exceptions import ActorStopped, CircuitOpenError, MailboxFull
+from ..tracing import RecordKind
 from ._actor import Failure
 from ._breaker import BreakerRuntime
 from ._dead_letters import DeadLetter, DeadLetterReason
 from ._deferred import Deferred
 from ._envelope import Envelope, Reply
 from ._mailbox import MailboxQueue
-from ._tracing import RecordKind
 
 if TYPE_CHECKING:
     from ._system import ActorSystem

@@ -11,10 +11,10 @@ import attrs
 import trio
 
 from .._exceptions import ConfigurationError, SupervisionError
+from ..tracing import RecordKind
 from ._actor import Actor
 from ._breaker import CircuitBreaker
 from ._mailbox import Mailbox
-from ._tracing import RecordKind
 
 if TYPE_CHECKING:
     from ._cell import Cell

@@ -11,15 +11,7 @@ import attrs
 import trio
 
 from .._exceptions import ConfigurationError
-from ._actor import Actor
-from ._breaker import CircuitBreaker
-from ._cell import Cell
-from ._dead_letters import DeadLetters, DeadLetterStore, check_capacity
-from ._mailbox import Mailbox
-from ._ref import ActorRef
-from ._supervisor import OneForOne, Restart, Strategy, Supervisor, SupervisorRef
-from ._timer import AskTimer
-from ._tracing import (
+from ..tracing import (
     RecordKind,
     TraceContext,
     TraceRecord,
@@ -28,13 +20,20 @@ from ._tracing import (
     current_trace,
     new_span_id,
 )
+from ._actor import Actor
+from ._breaker import CircuitBreaker
+from ._cell import Cell
+from ._dead_letters import DeadLetters, DeadLetterStore, check_capacity
+from ._mailbox import Mailbox
+from ._ref import ActorRef
+from ._supervisor import OneForOne, Restart, Strategy, Supervisor, SupervisorRef
+from ._timer import AskTimer
 
 __all__ = [
     "ActorSystem",
     "SystemStatistics",
     "current_system",
     "open_actor_system",
-    "set_default_tracer_factory",
 ]
 
 Node: TypeAlias = Cell | Supervisor
@@ -42,20 +41,6 @@ Node: TypeAlias = Cell | Supervisor
 _current_system: contextvars.ContextVar[ActorSystem | None] = contextvars.ContextVar(
     "llmgine_current_system", default=None
 )
-_default_tracer_factory: Callable[[], TraceSink | None] | None = None
-
-
-def set_default_tracer_factory(
-    factory: Callable[[], TraceSink | None] | None,
-) -> Callable[[], TraceSink | None] | None:
-    """Install what ``open_actor_system`` calls when no tracer is passed.
-
-    Returns the factory it replaces. ``llmgine`` installs one that reads
-    ``LLMGINE_TRACE``; the runtime itself knows nothing of the handlers.
-    """
-    global _default_tracer_factory
-    previous, _default_tracer_factory = _default_tracer_factory, factory
-    return previous
 
 
 def current_system() -> ActorSystem | None:
@@ -310,7 +295,8 @@ async def open_actor_system(
     (each within ``shutdown_timeout`` seconds, then cancelled). A failure that
     escalates past the root supervisor leaves the block with a
     :class:`SupervisionError`; cancelling the surrounding scope stops every actor.
-    With no ``tracer``, the one the ``LLMGINE_TRACE`` variable describes is used.
+    With no ``tracer`` nothing is traced (:func:`llmgine.open_actor_system`
+    builds one from ``LLMGINE_TRACE`` when none is passed).
 
     At most ``dead_letter_capacity`` dead letters are held in memory (the
     oldest are evicted first). However the block is left (normally, by an
@@ -323,8 +309,6 @@ async def open_actor_system(
             f"'name' must be a non-empty str without '/' (got {name!r})"
         )
     check_capacity(dead_letter_capacity)
-    if tracer is None and _default_tracer_factory is not None:
-        tracer = _default_tracer_factory()
     system = ActorSystem(
         name,
         tracer=tracer,

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
 
-from ..actors._tracing import (
+from ..tracing import (
     RecordKind,
     Span,
     TraceContext,

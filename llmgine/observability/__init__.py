@@ -7,10 +7,6 @@ OpenTelemetry: :class:`OtelHandler` needs the ``llmgine[otel]`` extra only
 when it is constructed.
 """
 
-from llmgine.actors._tracing import RecordKind as RecordKind
-from llmgine.actors._tracing import TraceContext as TraceContext
-from llmgine.actors._tracing import TraceRecord as TraceRecord
-from llmgine.actors._tracing import traced as traced
 from llmgine.observability._config import tracer_from_env as tracer_from_env
 from llmgine.observability._console import ConsoleHandler as ConsoleHandler
 from llmgine.observability._jsonl import JsonlHandler as JsonlHandler
@@ -21,6 +17,10 @@ from llmgine.observability._redact import redact_record as redact_record
 from llmgine.observability._tracer import TraceHandler as TraceHandler
 from llmgine.observability._tracer import Tracer as Tracer
 from llmgine.observability._tracer import TracerStatistics as TracerStatistics
+from llmgine.tracing import RecordKind as RecordKind
+from llmgine.tracing import TraceContext as TraceContext
+from llmgine.tracing import TraceRecord as TraceRecord
+from llmgine.tracing import traced as traced
 
 __all__ = [
     "ConsoleHandler",

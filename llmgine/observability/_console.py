@@ -17,9 +17,9 @@ from rich.console import Console
 from rich.text import Text
 
 from llmgine._exceptions import ConfigurationError
-from llmgine.actors._tracing import RecordKind, TraceRecord
 from llmgine.observability._content import CONTENT_ATTRIBUTES
 from llmgine.observability._redact import redact_record
+from llmgine.tracing import RecordKind, TraceRecord
 
 __all__ = ["ConsoleHandler"]
 

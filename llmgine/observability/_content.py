@@ -24,7 +24,7 @@ from collections.abc import Mapping
 
 import attrs
 
-from llmgine.actors._tracing import TraceRecord
+from llmgine.tracing import TraceRecord
 
 __all__ = [
     "CAPTURE_CONTENT_ENV",

@@ -27,9 +27,9 @@ from cattrs.gen import make_dict_structure_fn, override
 
 from llmgine import _json
 from llmgine._exceptions import ConfigurationError
-from llmgine.actors._tracing import RecordKind, TraceRecord
 from llmgine.observability._content import without_content
 from llmgine.observability._redact import redact_record
+from llmgine.tracing import RecordKind, TraceRecord
 
 __all__ = ["JsonlHandler", "make_converter", "read_jsonl"]
 

@@ -29,13 +29,13 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from llmgine._exceptions import ConfigurationError
-from llmgine.actors._tracing import RecordKind, TraceRecord
 from llmgine.observability._content import (
     CAPTURE_CONTENT_ENV,
     CONTENT_ATTRIBUTES,
     capture_content_from_env,
 )
 from llmgine.observability._redact import redact_record
+from llmgine.tracing import RecordKind, TraceRecord
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import MeterProvider

@@ -28,7 +28,7 @@ import attrs
 
 from llmgine import _secrets
 from llmgine._secrets import REDACTED, scrub
-from llmgine.actors._tracing import TraceRecord
+from llmgine.tracing import TraceRecord
 
 __all__ = ["REDACTED", "redact", "redact_record", "redact_text"]
 

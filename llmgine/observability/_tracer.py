@@ -27,18 +27,18 @@ import attrs
 import trio
 
 from llmgine._exceptions import ConfigurationError
-from llmgine.actors._tracing import (
+from llmgine.observability._content import (
+    capture_content_from_env,
+    handler_captures,
+    without_content,
+)
+from llmgine.tracing import (
     SAMPLE_ALL,
     RecordKind,
     TraceContext,
     TraceRecord,
     current_sink,
     current_trace,
-)
-from llmgine.observability._content import (
-    capture_content_from_env,
-    handler_captures,
-    without_content,
 )
 
 __all__ = ["DROPPED_REPORT_INTERVAL", "TraceHandler", "Tracer", "TracerStatistics"]
@@ -169,6 +169,7 @@ class Tracer:
         "_token",
         "_wake",
         "capture_content",
+        "open_spans",
         "sample_bound",
         "sample_ratio",
     )
@@ -220,6 +221,8 @@ class Tracer:
         self._reported_at = -math.inf
         self._now = time.monotonic
         self._closed = False
+        #: Spans open now in the system's tasks (kept by the runtime).
+        self.open_spans = 0
         self._system: object = None
         self._token: trio.lowlevel.TrioToken | None = None
         self._wake: trio.Event | None = None

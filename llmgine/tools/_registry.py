@@ -9,8 +9,8 @@ from typing import Any, ParamSpec, Protocol, TypeVar, overload, runtime_checkabl
 import trio
 
 from .._exceptions import ToolError
-from ..actors._tracing import RecordKind, traced
 from ..llm import ToolCallPart, ToolResultPart, ToolSpec
+from ..tracing import RecordKind, traced
 from ._convert import to_content
 from ._tool import Tool, check_timeout
 

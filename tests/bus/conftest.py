@@ -63,6 +63,7 @@ class RecordingSink:
 
     def __init__(self) -> None:
         self.records: list[TraceRecord] = []
+        self.open_spans = 0
 
     def emit(self, record: TraceRecord) -> None:
         self.records.append(record)

@@ -10,7 +10,6 @@ import pytest
 import trio
 
 from llmgine.actors import ActorRef, ActorSystem, open_actor_system
-from llmgine.actors._tracing import TraceRecord, TraceSink
 from llmgine.engines import ChatEngine
 from llmgine.llm import (
     FinishReason,
@@ -22,6 +21,7 @@ from llmgine.llm import (
     Usage,
 )
 from llmgine.tools import ToolRegistry, tool
+from llmgine.tracing import TraceRecord, TraceSink
 
 
 def call(id: str, name: str, **arguments: Any) -> ToolCallPart:
@@ -91,6 +91,7 @@ class RecordingSink:
 
     def __init__(self) -> None:
         self.records: list[TraceRecord] = []
+        self.open_spans = 0
 
     def emit(self, record: TraceRecord) -> None:
         self.records.append(record)

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from llmgine.actors._tracing import TraceRecord, current_sink
+from llmgine.tracing import TraceRecord, current_sink
 
 
 class RecordingSink:
@@ -21,6 +21,7 @@ class RecordingSink:
 
     def __init__(self) -> None:
         self.records: list[TraceRecord] = []
+        self.open_spans = 0
         self.records_content = True
 
     def emit(self, record: TraceRecord) -> None:

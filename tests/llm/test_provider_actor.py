@@ -17,7 +17,6 @@ from llmgine._exceptions import (
     RateLimitError,
 )
 from llmgine.actors import BreakerState, CircuitBreaker, open_actor_system
-from llmgine.actors._tracing import RecordKind
 from llmgine.llm import (
     LLMRequest,
     Message,
@@ -26,6 +25,7 @@ from llmgine.llm import (
     RetryPolicy,
     ScriptedProvider,
 )
+from llmgine.tracing import RecordKind
 
 from .conftest import RecordingSink
 

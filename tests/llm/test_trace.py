@@ -9,7 +9,6 @@ import httpx
 import pytest
 
 from llmgine._exceptions import RateLimitError
-from llmgine.actors._tracing import RecordKind, TraceContext, current_sink, current_trace
 from llmgine.llm import (
     BlobPart,
     LLMRequest,
@@ -24,6 +23,7 @@ from llmgine.llm import (
     ToolResultPart,
     Usage,
 )
+from llmgine.tracing import RecordKind, TraceContext, current_sink, current_trace
 
 from ._wire_fixtures import OPENAI_TEXT, OPENAI_TOOL_STREAM
 from .conftest import RecordingSink, Wire, collect, sse, stream_response

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 
-from llmgine.actors._tracing import RecordKind, TraceRecord
+from llmgine.tracing import RecordKind, TraceRecord
 
 _ids = itertools.count(1)
 

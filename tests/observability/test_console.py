@@ -9,8 +9,8 @@ import pytest
 from rich.console import Console
 
 from llmgine._exceptions import ConfigurationError
-from llmgine.actors._tracing import RecordKind
 from llmgine.observability import ConsoleHandler
+from llmgine.tracing import RecordKind
 
 from ._records import make_record
 

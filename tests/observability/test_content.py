@@ -16,7 +16,6 @@ from rich.console import Console
 
 from llmgine import _secrets
 from llmgine._exceptions import ConfigurationError
-from llmgine.actors._tracing import RecordKind, TraceRecord
 from llmgine.observability import ConsoleHandler, JsonlHandler, OtelHandler, Tracer
 from llmgine.observability._content import (
     CAPTURE_CONTENT_ENV,
@@ -24,6 +23,7 @@ from llmgine.observability._content import (
     without_content,
 )
 from llmgine.observability._tracer import DROPPED_REPORT_INTERVAL
+from llmgine.tracing import RecordKind, TraceRecord
 
 from ._records import ListHandler, make_record
 

@@ -12,7 +12,6 @@ import pytest
 from cattrs.gen import make_dict_unstructure_fn, override
 
 from llmgine._exceptions import ConfigurationError
-from llmgine.actors._tracing import RecordKind, TraceRecord
 from llmgine.observability import JsonlHandler, read_jsonl
 from llmgine.observability._jsonl import (
     _iterencode,
@@ -20,6 +19,7 @@ from llmgine.observability._jsonl import (
     _make_iterencode,
     make_converter,
 )
+from llmgine.tracing import RecordKind, TraceRecord
 
 from ._records import make_record
 

@@ -21,13 +21,13 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 from llmgine._exceptions import ConfigurationError
-from llmgine.actors._tracing import RecordKind, TraceRecord
 from llmgine.observability import OtelHandler
 from llmgine.observability._otel import (
     CAPTURE_CONTENT_ENV,
     DURATION_BUCKETS,
     TOKEN_USAGE_BUCKETS,
 )
+from llmgine.tracing import RecordKind, TraceRecord
 
 from ._records import make_record
 

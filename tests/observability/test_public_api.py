@@ -10,8 +10,8 @@ import textwrap
 import pytest
 
 import llmgine.observability
+from llmgine import tracing as _tracing
 from llmgine._exceptions import ConfigurationError
-from llmgine.actors import _tracing
 
 PUBLIC = {
     "ConsoleHandler",

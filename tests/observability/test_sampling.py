@@ -16,7 +16,8 @@ from llmgine.actors import (
     Failure,
     open_actor_system,
 )
-from llmgine.actors._tracing import (
+from llmgine.observability import RecordKind, Tracer, traced
+from llmgine.tracing import (
     SAMPLE_ALL,
     TraceContext,
     TraceRecord,
@@ -25,7 +26,6 @@ from llmgine.actors._tracing import (
     make_record,
     start_context,
 )
-from llmgine.observability import RecordKind, Tracer, traced
 
 from ._records import ListHandler
 

@@ -11,14 +11,14 @@ import trio
 import trio.testing
 
 from llmgine._exceptions import ConfigurationError
-from llmgine.actors._tracing import (
+from llmgine.observability import Tracer, TracerStatistics
+from llmgine.tracing import (
     RecordKind,
     TraceRecord,
     current_sink,
     current_trace,
     traced,
 )
-from llmgine.observability import Tracer, TracerStatistics
 
 from ._records import ListHandler, make_record
 

@@ -14,15 +14,15 @@ import trio
 import trio.testing
 
 from llmgine._exceptions import ConfigurationError, ToolError
-from llmgine.actors._tracing import (
+from llmgine.llm import ToolCallPart, ToolResultPart, ToolSpec
+from llmgine.tools import Tool, ToolRegistry, tool
+from llmgine.tracing import (
     RecordKind,
     TraceContext,
     TraceRecord,
     current_sink,
     current_trace,
 )
-from llmgine.llm import ToolCallPart, ToolResultPart, ToolSpec
-from llmgine.tools import Tool, ToolRegistry, tool
 
 
 @attrs.frozen
@@ -74,6 +74,7 @@ class RecordingSink:
 
     def __init__(self) -> None:
         self.records: list[TraceRecord] = []
+        self.open_spans = 0
 
     def emit(self, record: TraceRecord) -> None:
         self.records.append(record)

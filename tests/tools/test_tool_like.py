@@ -11,9 +11,9 @@ import trio
 
 from llmgine._exceptions import ToolError
 from llmgine.actors import open_actor_system
-from llmgine.actors._tracing import TraceRecord, current_sink
 from llmgine.llm import ToolCallPart, ToolResultPart, ToolSpec
 from llmgine.tools import ToolLike, ToolRegistry, spawn_tool_actor, tool
+from llmgine.tracing import TraceRecord, current_sink
 
 
 class Remote:
@@ -73,6 +73,7 @@ def local(x: int) -> int:
 class Recording:
     def __init__(self) -> None:
         self.records: list[TraceRecord] = []
+        self.open_spans = 0
 
     def emit(self, record: TraceRecord) -> None:
         self.records.append(record)

@@ -1,9 +1,11 @@
-"""The runtime's tracing hook: records, trace context, and the sink protocol.
+"""Trace primitives: records, trace contexts, spans and the sink protocol.
 
-The runtime and every layer above it hand :class:`TraceRecord` copies to the
-system's tracer through :meth:`TraceSink.emit`, which never waits and never
-raises. The tracer itself lives in :mod:`llmgine.observability`; this module
-only defines what flows to it, so the runtime needs nothing from above.
+The floor every layer stands on: it imports nothing of llmgine. The runtime and
+every layer above it hand :class:`TraceRecord` copies to the system's tracer
+through :meth:`TraceSink.emit`, which never waits and never raises. The tracer
+itself lives in :mod:`llmgine.observability`; this module only defines what
+flows to it, and how a span opens and closes (:func:`open_span`,
+:func:`close_span`), so the runtime needs nothing from above.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import os
 import random
 import time
 from collections.abc import Mapping
-from typing import Protocol
+from typing import Protocol, TypeAlias
 
 import attrs
 
@@ -26,11 +28,13 @@ __all__ = [
     "TraceContext",
     "TraceRecord",
     "TraceSink",
+    "close_span",
     "current_trace",
     "describe_error",
     "make_context",
     "make_record",
     "new_span_id",
+    "open_span",
     "start_context",
     "traced",
 ]
@@ -134,11 +138,6 @@ def start_context(sink: TraceSink) -> tuple[TraceContext, str | None] | None:
     return None
 
 
-#: How many ``traced`` spans are open right now, in any task. While it is zero
-#: no task can hold a trace context, so a ``tell`` skips reading
-#: :data:`current_trace` (a hint for speed: set the context through ``traced``).
-live_spans = 0
-
 #: The trace context of the work running in this task, if any. Actors set it
 #: while they handle a traced message, so nested tells, asks and LLM calls are
 #: parented correctly.
@@ -229,7 +228,14 @@ class TraceSink(Protocol):
     the record as dropped. A sink may also have an int ``sample_bound``: a new
     trace is recorded when the low 64 bits of its id are below it (absent, every
     trace is recorded; see :data:`SAMPLE_ALL`).
+
+    ``open_spans`` counts the spans open right now in the tasks of the system
+    the sink serves (kept by :func:`open_span` and :func:`close_span`). While
+    it is zero no task of that system holds a trace context, so a ``tell``
+    skips reading :data:`current_trace`.
     """
+
+    open_spans: int
 
     def emit(self, record: TraceRecord) -> None:
         """Take a copy of ``record`` without waiting."""
@@ -244,11 +250,32 @@ class TraceSink(Protocol):
         """Deliver what is held and close the handlers."""
 
 
+#: What :func:`open_span` returns for :func:`close_span`.
+SpanToken: TypeAlias = "contextvars.Token[TraceContext | None]"
+
 #: The tracer of the actor system this task runs in (set by ``open_actor_system``
 #: and inherited by every task it starts), or None.
 current_sink: contextvars.ContextVar[TraceSink | None] = contextvars.ContextVar(
     "llmgine_current_sink", default=None
 )
+
+
+def open_span(
+    sink: TraceSink, context: TraceContext
+) -> contextvars.Token[TraceContext | None]:
+    """Make ``context`` the task's current trace context, counting the open span.
+
+    Every span the runtime or a layer opens goes through here and through
+    :func:`close_span` with the token returned, so ``sink.open_spans`` is exact.
+    """
+    sink.open_spans += 1
+    return current_trace.set(context)
+
+
+def close_span(sink: TraceSink, token: SpanToken) -> None:
+    """Restore the trace context :func:`open_span` replaced."""
+    current_trace.reset(token)
+    sink.open_spans -= 1
 
 
 class Span:
@@ -334,9 +361,7 @@ class traced:
 
     def __enter__(self) -> Span:
         if self._sink is not None:
-            global live_spans
-            live_spans += 1
-            self._token = current_trace.set(self._context)
+            self._token = open_span(self._sink, self._context)
             if self._span is not _NOOP:
                 self._wall = time.time()
                 self._start = time.perf_counter()
@@ -351,9 +376,7 @@ class traced:
         sink = self._sink
         if sink is None:
             return
-        global live_spans
-        live_spans -= 1
-        current_trace.reset(self._token)
+        close_span(sink, self._token)
         span = self._span
         if span is _NOOP:
             return
