@@ -21,14 +21,14 @@ class Background(Settlement):
     if not TYPE_CHECKING:  # the slots are Cell's; mypy reads the annotations
         __slots__ = ()
 
-    _done: trio.Event | None
     _task: trio.lowlevel.Task | None
     _scope: trio.CancelScope | None
+    _killed: bool
     _work: set[trio.CancelScope] | None
     _background: int
     _background_idle: trio.Event | None
     _background_failure: Exception | None
-    _deferred: set[Deferred]
+    _deferred: set[Deferred] | None
 
     def start_soon(self, fn: Any, *args: Any, name: str | None = None) -> None:
         """Run ``fn(*args)`` beside the message loop, for this incarnation only.
@@ -36,7 +36,7 @@ class Background(Settlement):
         A :class:`Deferred` among ``args`` links the task to that reply: when the
         asker gives up, the task is cancelled.
         """
-        if self._done is None or self._done.is_set() or self._task is None:
+        if self._task is None:
             raise ConfigurationError(
                 f"{self.path} is not running: background work needs a live actor"
             )
@@ -72,8 +72,7 @@ class Background(Settlement):
             self.mark_active()
             if self._work is work and self._background_failure is None:
                 self._background_failure = exc
-                if self._scope is not None:
-                    self._scope.cancel()
+                self._kill()
         finally:
             work.discard(scope)
             self._background -= 1
@@ -109,11 +108,25 @@ class Background(Settlement):
         item = self._current
         reply = item.reply if type(item) is Envelope else None
         deferred = Deferred(self, item, reply)
+        if self._deferred is None:
+            self._deferred = set()
         self._deferred.add(deferred)
         return deferred
 
+    def in_flight(self) -> int:
+        """Deferred replies not yet given."""
+        return 0 if self._deferred is None else len(self._deferred)
+
+    def _kill(self) -> None:
+        """End the incarnation brutally: cancel whatever it is doing now."""
+        self._killed = True
+        if self._scope is not None:
+            self._scope.cancel()
+
     def _fail_deferred(self) -> None:
-        pending, self._deferred = self._deferred, set()
+        pending, self._deferred = self._deferred, None
+        if pending is None:
+            return
         for deferred in pending:
             if deferred._settle():
                 # Accepted and never answered: a dead letter, as a queued one.

@@ -73,10 +73,10 @@ class Cell(Admission, Background):
         "_children",
         "_current",
         "_deferred",
-        "_done",
+        "_ended",
         "_final",
         "_finalized",
-        "_handling",
+        "_killed",
         "_scope",
         "_self_stop",
         "_sleeping",
@@ -119,7 +119,8 @@ class Cell(Admission, Background):
             None if system.tracer is None else MessageSpans(system.tracer, self.path)
         )
         # The inlined fast paths apply: no breaker, and not held to the reference.
-        self.fast = self.breaker is None and not system.reference_paths
+        # Admission's fast path also needs the mailbox's deque, made on first use.
+        self.fast = False
         self.ref = ActorRef(self)
         self.restarts = 0
         self.generation = 0
@@ -131,16 +132,16 @@ class Cell(Admission, Background):
         self._self_stop = False  # ref.stop() from inside: finalize when it ends
         self._finalized: trio.Event | None = None
         self._sleeping = False
-        self._done: trio.Event | None = None
+        self._ended: trio.Event | None = None  # made by a halt that waits
+        self._killed = False
         self._scope: trio.CancelScope | None = None
-        self._handling: trio.CancelScope | None = None
         self._task: trio.lowlevel.Task | None = None
         self._children: Supervisor | None = None
         self._work: set[trio.CancelScope] | None = None
         self._background = 0
         self._background_idle: trio.Event | None = None
         self._background_failure: Exception | None = None
-        self._deferred: set[Deferred] = set()
+        self._deferred: set[Deferred] | None = None
         self._announce: trio.Event | None = None
         self._start_error: Exception | None = None
 
@@ -174,14 +175,13 @@ class Cell(Admission, Background):
         assert self.phase is Phase.DOWN, f"{self.path}: a second live incarnation"
         self.generation += 1
         self.phase = Phase.STARTING
-        self._done = trio.Event()
+        self._killed = False
         self._announce = trio.Event() if announce else None
         self.mark_active()
         if self._children is not None and not self._children.running:
             self._children.start(delay)
         self.system.nursery.start_soon(
             self._incarnation,
-            self._done,
             delay,
             self.generation,
             instance,
@@ -196,22 +196,26 @@ class Cell(Admission, Background):
         return self._start_error
 
     async def _incarnation(
-        self, done: trio.Event, delay: float, generation: int, instance: Actor | None
+        self, delay: float, generation: int, instance: Actor | None
     ) -> None:
+        # One cancel scope at a time guards the incarnation (``self._scope``):
+        # one around the start, one per run of the message loop (an abandoned
+        # ask cancels it and the loop makes another), one around the graceful
+        # drain. ``_kill`` cancels whichever is current.
         self._task = trio.lowlevel.current_task()
         failure: Exception | None = None
         started = False
         ended = Phase.HALTING
         try:
-            with trio.CancelScope() as scope:
-                self._scope = scope
-                if delay > 0:
-                    self._sleeping = True
-                    await trio.sleep(delay)
-                    self._sleeping = False
-                if self.phase is not Phase.STARTING:
-                    return
-                try:
+            try:
+                with trio.CancelScope() as scope:
+                    self._scope = scope
+                    if delay > 0:
+                        self._sleeping = True
+                        await trio.sleep(delay)
+                        self._sleeping = False
+                    if self.phase is not Phase.STARTING:
+                        return
                     if instance is None:
                         instance = self.make()
                     await instance.on_start()
@@ -226,14 +230,18 @@ class Cell(Admission, Background):
                         self.path,
                         {"llmgine.actor.generation": self.generation},
                     )
+                if instance is not None and started and not self._killed:
                     await self._dispatch(instance)
-                    await self._drain_background(graceful=True)
-                except BaseException as exc:
-                    error = _sole(exc)
-                    if not isinstance(error, Exception):
-                        raise
-                    failure = error
-            if scope.cancelled_caught and self._current is not None:
+                if not self._killed:
+                    with trio.CancelScope() as scope:
+                        self._scope = scope
+                        await self._drain_background(graceful=True)
+            except BaseException as exc:
+                error = _sole(exc)
+                if not isinstance(error, Exception):
+                    raise
+                failure = error
+            if self._killed and self._current is not None:
                 item, self._current = self._current, None
                 self.dead_letter(item, DeadLetterReason.ACTOR_STOPPED, None)
             await self._drain_background(graceful=False)
@@ -254,9 +262,10 @@ class Cell(Admission, Background):
             self.phase = Phase.DOWN
             self._sleeping = False
             self._scope = None
-            self._handling = None
             self._task = None
-            done.set()
+            waiting, self._ended = self._ended, None
+            if waiting is not None:
+                waiting.set()
         if failure is not None:
             self.system.event(
                 RecordKind.ACTOR_FAILED, self.path, {}, error=failure, actor=self.path
@@ -296,99 +305,98 @@ class Cell(Admission, Background):
     async def _dispatch(self, instance: Actor) -> None:
         """Handle messages until asked to leave.
 
-        The loop runs inside a cancel scope that an abandoned ask cancels while
-        its message is being handled; the scope is then made anew.
+        The hottest loop in llmgine: the queue's pop and park, plain tells and
+        asks and the idle accounting are inlined here; everything else goes
+        through _handle and the settlement path. It runs inside a cancel scope
+        that an abandoned ask cancels while its message is being handled; the
+        scope is then made anew.
         """
         receive = instance.receive
-        while self.phase is Phase.RUNNING:
-            handling = trio.CancelScope()
-            self._handling = handling
-            with handling:
-                await self._loop(receive, handling)
-            self._handling = None
-            if self._current is not None:  # the abandoned ask's handling was cancelled
-                self._current = None
-                self.count_cancelled()
-
-    async def _loop(self, receive: Any, handling: trio.CancelScope) -> None:
-        # The hottest loop in llmgine: the queue's pop and park, plain tells and
-        # asks and the idle accounting are inlined here; everything else goes
-        # through _handle and the settlement path.
         queue = self.queue
         normal = queue.normal
         system = self.system
-        fast = self.fast
+        fast = self.breaker is None and not system.reference_paths
         task = trio.lowlevel.current_task()
-        abort = queue.abort_wait
+        abort = MailboxQueue.abort_wait
         park = trio.lowlevel.wait_task_rescheduled
         reschedule = trio.lowlevel.reschedule
         running = Phase.RUNNING
-        batch = 0
         while self.phase is running:
-            if normal and not queue.others:
-                item = normal.popleft()
-                queue.size -= 1
-                if queue.senders_waiting:
-                    queue.unpark_sender()
-            elif queue.others:
-                item = queue.pop()
-            else:
-                # Park until a push wakes us; the mailbox is empty.
-                queue.consumer_waiting = True
-                if self._active:  # self.mark_idle(), inlined
-                    self._active = False
-                    system._active -= 1
-                    if not system._active and system._idle is not None:
-                        system.activity(0)  # wakes wait_until_idle()
-                queue.consumer = task
-                try:
-                    await park(abort)
-                finally:
-                    if queue.consumer_waiting:  # cancelled, or asked to stop
-                        queue.consumer_waiting = False
-                        self.mark_active()
-                batch = 0
-                continue
-            self._current = item
-            if not fast:
-                await self._handle(item, receive)
-            elif type(item) is not Envelope:  # a plain tell
-                try:
-                    result = await receive(item)
-                except Exception as exc:
-                    self.fail_item(item, exc)
-                    raise
+            scope = self._scope = trio.CancelScope()
+            batch = 0
+            with scope:
+                while self.phase is running:
+                    if normal and not queue.others:
+                        item = normal.popleft()
+                        queue.size -= 1
+                        if queue.senders_waiting:
+                            queue.unpark_sender()
+                    elif queue.others:
+                        item = queue.pop()
+                    else:
+                        # Park until a push wakes us; the mailbox is empty.
+                        queue.consumer_waiting = True
+                        if self._active:  # self.mark_idle(), inlined
+                            self._active = False
+                            system._active -= 1
+                            if not system._active and system._idle is not None:
+                                system.activity(0)  # wakes wait_until_idle()
+                        queue.consumer = task
+                        try:
+                            await park(abort)
+                        finally:
+                            if queue.consumer_waiting:  # cancelled, or asked to stop
+                                queue.consumer_waiting = False
+                                queue.consumer = None
+                                self.mark_active()
+                        normal = queue.normal  # made by the first push
+                        batch = 0
+                        continue
+                    self._current = item
+                    if not fast:
+                        await self._handle(item, receive)
+                    elif type(item) is not Envelope:  # a plain tell
+                        try:
+                            result = await receive(item)
+                        except Exception as exc:
+                            self.fail_item(item, exc)
+                            raise
+                        self._current = None
+                        if type(result) is Failure or type(result) is Deferred:
+                            self.settle(item, result)
+                        else:
+                            queue.processed += 1
+                    elif item.traced or item.reply is None or item.abandoned:
+                        await self._handle(item, receive)
+                    else:  # a plain ask
+                        try:
+                            result = await receive(item.message)
+                        except Exception as exc:
+                            self.fail_item(item, exc)
+                            raise
+                        self._current = None
+                        if type(result) is Failure or type(result) is Deferred:
+                            self.settle(item, result)
+                        else:
+                            queue.processed += 1
+                            if not item.is_set:  # item.set_value(result), inlined
+                                item.value = result
+                                item.is_set = True
+                                asker = item.task
+                                if asker is not None:
+                                    item.task = None
+                                    reschedule(asker)
+                    if scope.cancel_called:
+                        break  # an abandoned ask cancelled this scope: make another
+                    batch += 1
+                    if batch >= BATCH:
+                        batch = 0
+                        await trio.lowlevel.checkpoint()
+            if self._killed:
+                return  # the message in hand is dead-lettered by the incarnation
+            if self._current is not None:  # the abandoned ask's handling was cancelled
                 self._current = None
-                if type(result) is Failure or type(result) is Deferred:
-                    self.settle(item, result)
-                else:
-                    queue.processed += 1
-            elif item.traced or item.reply is None or item.abandoned:
-                await self._handle(item, receive)
-            else:  # a plain ask
-                try:
-                    result = await receive(item.message)
-                except Exception as exc:
-                    self.fail_item(item, exc)
-                    raise
-                self._current = None
-                if type(result) is Failure or type(result) is Deferred:
-                    self.settle(item, result)
-                else:
-                    queue.processed += 1
-                    if not item.is_set:  # item.set_value(result), inlined
-                        item.value = result
-                        item.is_set = True
-                        asker = item.task
-                        if asker is not None:
-                            item.task = None
-                            reschedule(asker)
-            if handling.cancel_called:
-                return  # an abandoned ask cancelled this scope: make a fresh one
-            batch += 1
-            if batch >= BATCH:
-                batch = 0
-                await trio.lowlevel.checkpoint()
+                self.count_cancelled()
 
     async def _handle(self, item: object, receive: Any) -> None:
         """Handle one message by the reference path."""
@@ -441,19 +449,20 @@ class Cell(Admission, Background):
 
     async def halt(self) -> None:
         """End the current incarnation gracefully, then brutally; keep the mailbox."""
-        done = self._done
-        if done is None or done.is_set():
+        if self.phase is Phase.DOWN:
             return
+        ended = self._ended
+        if ended is None:
+            ended = self._ended = trio.Event()
         self.phase = Phase.HALTING
         self.queue.wake_consumer()
-        if self._sleeping and self._scope is not None:
-            self._scope.cancel()
+        if self._sleeping:
+            self._kill()
         with trio.move_on_after(self.system.shutdown_timeout):
-            await done.wait()
-        if not done.is_set():
-            if self._scope is not None:
-                self._scope.cancel()
-            await done.wait()
+            await ended.wait()
+        if not ended.is_set():
+            self._kill()
+            await ended.wait()
 
     def _in_own_task(self) -> bool:
         return trio.lowlevel.current_task() is self._task
@@ -523,7 +532,7 @@ class Cell(Admission, Background):
             accepted=queue.accepted,
             processed=queue.processed,
             cancelled=queue.cancelled,
-            in_flight=len(self._deferred),
+            in_flight=self.in_flight(),
             failed=queue.failed,
             dead_lettered=queue.dead_lettered,
             restarts=self.restarts,

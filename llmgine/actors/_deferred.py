@@ -84,7 +84,9 @@ class Deferred:
             return False
         self.done = True
         self._scopes = []
-        self._cell._deferred.discard(self)
+        pending = self._cell._deferred
+        if pending is not None:
+            pending.discard(self)
         return True
 
     def settle_cancelled(self) -> None:

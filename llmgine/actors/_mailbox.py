@@ -108,9 +108,10 @@ class MailboxQueue:
         self.capacity = config.capacity
         self.overflow = config.overflow
         self.owner = owner
-        self.normal: deque[object] = deque()
-        # Lanes by priority; all but NORMAL are made when first used.
-        self.lanes: list[deque[object] | None] = [None, None, self.normal, None]
+        # Lanes by priority, each made when first used (an idle actor that
+        # never had a message holds no deque). Once made, NORMAL stays.
+        self.normal: deque[object] | None = None
+        self.lanes: list[deque[object] | None] = [None, None, None, None]
         self.others = 0  # items in lanes other than NORMAL
         self.size = 0  # messages in the bounded lanes (all but SYSTEM)
         self.closed = False
@@ -135,7 +136,10 @@ class MailboxQueue:
     def push(self, item: object, lane: int) -> None:
         """Append an accepted item and wake the consumer if it sleeps."""
         if lane == _NORMAL:
-            self.normal.append(item)
+            normal = self.normal
+            if normal is None:
+                normal = self.open_normal()
+            normal.append(item)
         else:
             queue = self.lanes[lane]
             if queue is None:
@@ -147,6 +151,13 @@ class MailboxQueue:
         self.accepted += 1
         if self.consumer_waiting:
             self.wake()
+
+    def open_normal(self) -> deque[object]:
+        """Make the NORMAL lane; from now on the refs' fast paths may push to it."""
+        normal = self.normal = self.lanes[_NORMAL] = deque()
+        owner = self.owner
+        owner.fast = owner.breaker is None and not owner.system.reference_paths
+        return normal
 
     def wake(self) -> None:
         """Reschedule the parked consumer (it is known to be waiting)."""
@@ -208,9 +219,13 @@ class MailboxQueue:
         finally:
             self.senders_waiting -= 1
 
-    def abort_wait(self, _: object) -> trio.lowlevel.Abort:
-        """The parked consumer is cancelled: forget it (a trio abort callback)."""
-        self.consumer = None
+    @staticmethod
+    def abort_wait(_: object) -> trio.lowlevel.Abort:
+        """The parked consumer is cancelled (a trio abort callback).
+
+        A static method, so that no bound method is kept per parked actor: the
+        consumer forgets its task itself when the park ends without a wake-up.
+        """
         return trio.lowlevel.Abort.SUCCEEDED
 
     def wake_consumer(self) -> None:

@@ -89,7 +89,7 @@ class ActorRef:
                 trace = current_trace.get()
                 if trace is not None:
                     message = Envelope(message, trace, True)
-            queue.normal.append(message)
+            queue.normal.append(message)  # type: ignore[union-attr]  # fast: made
             queue.size += 1
             queue.accepted += 1
             if queue.consumer_waiting:
@@ -140,7 +140,7 @@ class ActorRef:
             and not queue.closed
         ):
             # The fast case of Cell.offer, inlined.
-            queue.normal.append(envelope)
+            queue.normal.append(envelope)  # type: ignore[union-attr]  # fast: made
             queue.size += 1
             queue.accepted += 1
             if queue.consumer_waiting:

@@ -39,7 +39,7 @@ class Settlement:
     traced: bool
     _active: bool
     _current: object
-    _handling: trio.CancelScope | None
+    _scope: trio.CancelScope | None
 
     # -- idle accounting -------------------------------------------------------
     def mark_active(self) -> None:
@@ -112,8 +112,8 @@ class Settlement:
     def abandon(self, reply: Reply) -> None:
         """The asker of ``reply`` gave up: cancel the work done for it."""
         reply.abandoned = True
-        if self._current is reply and self._handling is not None:
-            self._handling.cancel()
+        if self._current is reply and self._scope is not None:
+            self._scope.cancel()  # the message loop's scope: it makes another
         deferred = reply.deferred
         if deferred is not None:
             deferred.cancel()

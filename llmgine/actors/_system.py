@@ -207,7 +207,7 @@ class ActorSystem:
                 queued += len(q)
                 restarts += node.restarts
                 cancelled += q.cancelled
-                in_flight += len(node._deferred)
+                in_flight += node.in_flight()
         return SystemStatistics(
             actors=actors,
             accepted=accepted,
