@@ -15,6 +15,7 @@ import resource
 import sys
 import time
 import tracemalloc
+from functools import partial
 from typing import Any
 
 import attrs
@@ -139,8 +140,12 @@ async def spawn_rates(total: int, window: int) -> tuple[float, float]:
     return rates[0], rates[-1]
 
 
-async def idle_actor_bytes(n: int) -> float:
-    """Bytes allocated per idle actor (tracemalloc): cell, ref, mailbox, task, scopes."""
+async def idle_actor_bytes(n: int, *, served: bool = False) -> float:
+    """Bytes allocated per idle actor (tracemalloc): cell, ref, mailbox, task, scopes.
+
+    With ``served`` each actor has handled one message (its mailbox's deque,
+    made on first use, is then counted too).
+    """
     async with open_actor_system("bench", tracer=None) as system:
         for i in range(100):
             await system.spawn(Sink, name=f"warm{i}")
@@ -149,7 +154,9 @@ async def idle_actor_bytes(n: int) -> float:
         tracemalloc.start()
         before = tracemalloc.take_snapshot()
         for i in range(n):
-            await system.spawn(Sink, name=f"a{i}")
+            ref = await system.spawn(Sink, name=f"a{i}")
+            if served:
+                await ref.tell(i)
         await system.wait_until_idle()
         gc.collect()
         after = tracemalloc.take_snapshot()
@@ -229,6 +236,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     total, window = (20_000, 2_000) if args.quick else (100_000, 10_000)
     first, last = trio.run(spawn_rates, total, window)
     per_actor = trio.run(idle_actor_bytes, 2_000)
+    per_served = trio.run(partial(idle_actor_bytes, served=True), 2_000)
     overload = {}
     if args.overload:
         for overflow in Overflow:
@@ -262,6 +270,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     for label, rate, ratio in rows:
         print(f"  {label:<44} {rate:>12,.0f} msg/s   {ratio}")
     print(f"  memory per idle actor {per_actor:,.0f} bytes (target < 4096)")
+    print(f"  memory per idle actor after one message {per_served:,.0f} bytes")
     for policy, grown in overload.items():
         print(
             f"  RSS growth under {args.overload:.0f}s of 10x overload, {policy}:"
@@ -274,6 +283,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         "ask_timeout_vs_ask": ask_timeout / ask,
         "spawn_last_vs_first": last / first,
         "idle_actor_bytes": per_actor,
+        "served_actor_bytes": per_served,
         "tell_per_s": tell,
         "ask_per_s": ask,
         "peak_rss_mib": rss_mb,

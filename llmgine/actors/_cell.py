@@ -45,6 +45,12 @@ __all__ = ["Cell", "Phase"]
 #: Messages handled in a row before the loop lets other tasks run.
 BATCH = 128
 
+# The message loop's helpers as globals, not locals: every parked actor keeps
+# its loop's frame, and each local costs a word in it.
+_park = trio.lowlevel.wait_task_rescheduled
+_reschedule = trio.lowlevel.reschedule
+_abort = MailboxQueue.abort_wait
+
 
 class Phase(enum.Enum):
     """Where the current incarnation of an actor stands."""
@@ -59,6 +65,9 @@ class Phase(enum.Enum):
     EXITING = "exiting"
     #: Being stopped by its supervisor (a restart or a stop for good).
     HALTING = "halting"
+
+
+_RUNNING = Phase.RUNNING
 
 
 class Cell(Admission, Background):
@@ -317,10 +326,7 @@ class Cell(Admission, Background):
         system = self.system
         fast = self.breaker is None and not system.reference_paths
         task = trio.lowlevel.current_task()
-        abort = MailboxQueue.abort_wait
-        park = trio.lowlevel.wait_task_rescheduled
-        reschedule = trio.lowlevel.reschedule
-        running = Phase.RUNNING
+        running = _RUNNING
         while self.phase is running:
             scope = self._scope = trio.CancelScope()
             batch = 0
@@ -343,7 +349,7 @@ class Cell(Admission, Background):
                                 system.activity(0)  # wakes wait_until_idle()
                         queue.consumer = task
                         try:
-                            await park(abort)
+                            await _park(_abort)
                         finally:
                             if queue.consumer_waiting:  # cancelled, or asked to stop
                                 queue.consumer_waiting = False
@@ -385,7 +391,7 @@ class Cell(Admission, Background):
                                 asker = item.task
                                 if asker is not None:
                                     item.task = None
-                                    reschedule(asker)
+                                    _reschedule(asker)
                     if scope.cancel_called:
                         break  # an abandoned ask cancelled this scope: make another
                     batch += 1
