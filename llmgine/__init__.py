@@ -22,6 +22,7 @@ from ._exceptions import ContextWindowError as ContextWindowError
 from ._exceptions import DuplicateHandlerError as DuplicateHandlerError
 from ._exceptions import EngineError as EngineError
 from ._exceptions import HandlerError as HandlerError
+from ._exceptions import JSONNestingError as JSONNestingError
 from ._exceptions import LLMgineError as LLMgineError
 from ._exceptions import MailboxFull as MailboxFull
 from ._exceptions import MalformedResponseError as MalformedResponseError
@@ -231,6 +232,7 @@ __all__ = [
     "GeminiProvider",
     "GetHistory",
     "HandlerError",
+    "JSONNestingError",
     "JsonlHandler",
     "LLMRequest",
     "LLMResponse",

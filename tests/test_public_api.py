@@ -54,6 +54,7 @@ EXPECTED = frozenset(
         "GeminiProvider",
         "GetHistory",
         "HandlerError",
+        "JSONNestingError",
         "JsonlHandler",
         "LLMRequest",
         "LLMResponse",
@@ -136,8 +137,18 @@ def test_errors_share_one_root() -> None:
         if isinstance(getattr(llmgine, n), type)
         and issubclass(getattr(llmgine, n), BaseException)
     ]
-    assert len(errors) == 24
     assert all(issubclass(e, llmgine.LLMgineError) for e in errors)
+    # every error llmgine raises can be caught by name from the top level
+    import llmgine._exceptions as module
+
+    defined = {
+        value
+        for value in vars(module).values()
+        if isinstance(value, type)
+        and issubclass(value, BaseException)
+        and value.__module__ == module.__name__
+    }
+    assert defined <= set(errors)
 
 
 def test_importing_llmgine_does_not_import_optional_or_vendor_packages() -> None:
