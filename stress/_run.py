@@ -159,6 +159,10 @@ class Run:
     async def system(self, name: str, **options: Any) -> AsyncIterator[ActorSystem]:
         """Open an actor system the monitor watches and the final audit covers."""
         opened: list[ActorSystem] = []
+        # The ledger must see every dead letter: hold them all between two
+        # drains (a stop dead-letters every queued message at once), and check
+        # below that none was evicted unseen.
+        options.setdefault("dead_letter_capacity", 1_000_000)
         try:
             async with open_actor_system(name, tracer=None, **options) as system:
                 opened.append(system)
@@ -171,6 +175,8 @@ class Run:
                 self.live.remove(system)
                 with trio.CancelScope(shield=True):  # also when left by cancellation
                     await self.ledger.collect(system)
+                evicted = system.dead_letters.evicted
+                self.expect(evicted == 0, f"{evicted} dead letters evicted unseen")
 
     # -- monitoring -------------------------------------------------------------
     async def monitor(self) -> None:
