@@ -49,7 +49,6 @@ BATCH = 128
 # its loop's frame, and each local costs a word in it.
 _park = trio.lowlevel.wait_task_rescheduled
 _reschedule = trio.lowlevel.reschedule
-_abort = MailboxQueue.abort_wait
 
 
 class Phase(enum.Enum):
@@ -217,8 +216,7 @@ class Cell(Admission, Background):
         ended = Phase.HALTING
         try:
             try:
-                with trio.CancelScope() as scope:
-                    self._scope = scope
+                with trio.CancelScope() as self._scope:  # no local: it would outlive
                     if delay > 0:
                         self._sleeping = True
                         await trio.sleep(delay)
@@ -242,8 +240,7 @@ class Cell(Admission, Background):
                 if instance is not None and started and not self._killed:
                     await self._dispatch(instance)
                 if not self._killed:
-                    with trio.CancelScope() as scope:
-                        self._scope = scope
+                    with trio.CancelScope() as self._scope:
                         await self._drain_background(graceful=True)
             except BaseException as exc:
                 error = _sole(exc)
@@ -323,15 +320,12 @@ class Cell(Admission, Background):
         receive = instance.receive
         queue = self.queue
         normal = queue.normal
-        system = self.system
-        fast = self.breaker is None and not system.reference_paths
-        task = trio.lowlevel.current_task()
-        running = _RUNNING
-        while self.phase is running:
+        fast = self.breaker is None and not self.system.reference_paths
+        while self.phase is _RUNNING:
             scope = self._scope = trio.CancelScope()
             batch = 0
             with scope:
-                while self.phase is running:
+                while self.phase is _RUNNING:
                     if normal and not queue.others:
                         item = normal.popleft()
                         queue.size -= 1
@@ -344,16 +338,16 @@ class Cell(Admission, Background):
                         queue.consumer_waiting = True
                         if self._active:  # self.mark_idle(), inlined
                             self._active = False
+                            system = self.system
                             system._active -= 1
                             if not system._active and system._idle is not None:
                                 system.activity(0)  # wakes wait_until_idle()
-                        queue.consumer = task
+                        queue.consumer = self._task
                         try:
-                            await _park(_abort)
+                            await _park(queue.abort_wait)
                         finally:
                             if queue.consumer_waiting:  # cancelled, or asked to stop
                                 queue.consumer_waiting = False
-                                queue.consumer = None
                                 self.mark_active()
                         normal = queue.normal  # made by the first push
                         batch = 0

@@ -219,13 +219,13 @@ class MailboxQueue:
         finally:
             self.senders_waiting -= 1
 
-    @staticmethod
-    def abort_wait(_: object) -> trio.lowlevel.Abort:
-        """The parked consumer is cancelled (a trio abort callback).
+    def abort_wait(self, _: object) -> trio.lowlevel.Abort:
+        """The parked consumer is cancelled: forget it (a trio abort callback).
 
-        A static method, so that no bound method is kept per parked actor: the
-        consumer forgets its task itself when the park ends without a wake-up.
+        Cleared here, at once: a push made before the cancelled task runs
+        again must not wake (reschedule) it a second time.
         """
+        self.consumer = None
         return trio.lowlevel.Abort.SUCCEEDED
 
     def wake_consumer(self) -> None:

@@ -171,3 +171,48 @@ async def test_a_subtree_that_gives_up_escalates_to_the_root(
             await trio.sleep_forever()
     assert lives.starts == lives.stops
     lives.check()
+
+
+class Armed(Actor):
+    """On "arm", starts background work that fails when ``fire`` is set."""
+
+    def __init__(self, fire: trio.Event, handled: list[object]) -> None:
+        self.fire = fire
+        self.handled = handled
+
+    async def receive(self, message: Any) -> Any:
+        if message == "arm":
+            self.context.start_soon(self._fail)
+        else:
+            self.handled.append(message)
+        return None
+
+    async def _fail(self) -> None:
+        await self.fire.wait()
+        raise RuntimeError("background work failed")
+
+
+async def test_a_parked_actor_cancelled_and_told_in_one_tick_is_woken_once() -> None:
+    # Background work fails (cancelling the parked message loop) and a sender
+    # pushes to the same mailbox in the same scheduling batch, in either order:
+    # the loop is rescheduled once, restarts, and the message is handled.
+    for round_ in range(20):
+        fire = trio.Event()
+        handled: list[object] = []
+        async with open_actor_system("app") as system:
+            ref = await system.spawn(Armed, fire, handled, name="armed")
+            await ref.ask("arm")
+            await trio.testing.wait_all_tasks_blocked()
+
+            async def tell_on_fire() -> None:
+                await fire.wait()
+                ref.tell_nowait(round_)
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(tell_on_fire)
+                await trio.testing.wait_all_tasks_blocked()
+                fire.set()
+            await system.wait_until_idle()
+            assert handled == [round_]
+            stats = ref.statistics()
+            assert (stats.restarts, stats.accepted, stats.processed) == (1, 2, 2)
