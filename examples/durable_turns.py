@@ -13,7 +13,6 @@ Run: python examples/durable_turns.py
 
 from __future__ import annotations
 
-import functools
 import os
 import signal
 import sys
@@ -88,15 +87,13 @@ async def run(folder: Path, provider: ScriptedProvider, *, crash: bool) -> None:
     )
     async with open_actor_system("shop") as system:
         engine = await system.spawn(
-            functools.partial(
-                ChatEngine,
-                provider=provider,
-                model="m",
-                tools=tools(folder, die_in_receipt=crash),
-                conversation=conversation,
-                durable=True,
-            ),
+            ChatEngine,
+            provider,
             name="chat",
+            model="m",
+            tools=tools(folder, die_in_receipt=crash),
+            conversation=conversation,
+            durable=True,
         )
         if crash:
             await engine.ask(UserInput("Charge 500 cents and email the receipt."))

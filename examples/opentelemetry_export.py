@@ -16,7 +16,6 @@ Run: python examples/opentelemetry_export.py
 
 from __future__ import annotations
 
-import functools
 import os
 
 import trio
@@ -78,13 +77,11 @@ async def run_chat(tracer: Tracer) -> None:
     )
     async with open_actor_system("otel-demo", tracer=tracer) as system:
         engine = await system.spawn(
-            functools.partial(
-                ChatEngine,
-                provider=model,
-                model="scripted-model",
-                tools=ToolRegistry([lookup]),
-            ),
+            ChatEngine,
+            model,
             name="assistant",
+            model="scripted-model",
+            tools=ToolRegistry([lookup]),
         )
         result = await engine.ask(UserInput("What is an actor?"), timeout=10)
         print("reply:", result.text)

@@ -10,8 +10,6 @@ Run: python examples/streaming.py
 
 from __future__ import annotations
 
-import functools
-
 import trio
 
 from llmgine import open_actor_system
@@ -63,13 +61,11 @@ async def engine_stream() -> None:
     )
     async with open_actor_system("app") as system:
         engine = await system.spawn(
-            functools.partial(
-                ChatEngine,
-                provider=provider,
-                model="scripted",
-                tools=ToolRegistry([word_count]),
-            ),
+            ChatEngine,
+            provider,
             name="chat",
+            model="scripted",
+            tools=ToolRegistry([word_count]),
         )
         print("stream_turn():")
         async with stream_turn(engine, "How many words in 'one two three'?") as stream:

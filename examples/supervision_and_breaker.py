@@ -10,8 +10,6 @@ Run: python examples/supervision_and_breaker.py
 
 from __future__ import annotations
 
-import functools
-
 import attrs
 import trio
 
@@ -88,7 +86,8 @@ async def main() -> None:
         )
         inventory = await backend.spawn(Inventory, name="inventory")
         payments = await backend.spawn(
-            functools.partial(Payments, gateway),
+            Payments,
+            gateway,
             name="payments",
             breaker=CircuitBreaker(max_failures=2, reset_timeout=0.2),
         )

@@ -11,7 +11,6 @@ Run: python examples/tools_and_chat_engine.py
 
 from __future__ import annotations
 
-import functools
 import json
 from typing import Literal
 
@@ -77,15 +76,13 @@ async def main() -> None:
     async with open_actor_system("app") as system:
         tools = await spawn_tool_actor(system, registry, name="tools")
         engine = await system.spawn(
-            functools.partial(
-                ChatEngine,
-                provider=model,
-                model="scripted",
-                tools=tools,
-                system_prompt="Be brief.",
-                max_steps=8,
-            ),
+            ChatEngine,
+            model,
             name="chat",
+            model="scripted",
+            tools=tools,
+            system_prompt="Be brief.",
+            max_steps=8,
         )
         for text in ("Weather in Paris and Tokyo?", "Add the two temperatures."):
             result: ChatResult = await engine.ask(UserInput(text=text), timeout=60)

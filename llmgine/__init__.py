@@ -28,6 +28,7 @@ from ._exceptions import MailboxFull as MailboxFull
 from ._exceptions import MalformedResponseError as MalformedResponseError
 from ._exceptions import MaxStepsExceeded as MaxStepsExceeded
 from ._exceptions import NoHandlerError as NoHandlerError
+from ._exceptions import OutputValidationError as OutputValidationError
 from ._exceptions import ProviderError as ProviderError
 from ._exceptions import ProviderTimeout as ProviderTimeout
 from ._exceptions import ProviderUnavailable as ProviderUnavailable
@@ -75,6 +76,7 @@ if TYPE_CHECKING:
     from .bus import SessionEnded as SessionEnded
     from .bus import SessionStarted as SessionStarted
     from .engines import AbandonTurn as AbandonTurn
+    from .engines import ApproveTools as ApproveTools
     from .engines import ChatEngine as ChatEngine
     from .engines import ChatResult as ChatResult
     from .engines import ClearConversation as ClearConversation
@@ -85,6 +87,7 @@ if TYPE_CHECKING:
     from .engines import SQLiteConversationStore as SQLiteConversationStore
     from .engines import UsageLimits as UsageLimits
     from .engines import UserInput as UserInput
+    from .engines import agent_tool as agent_tool
     from .engines import stream_turn as stream_turn
     from .llm import AnthropicProvider as AnthropicProvider
     from .llm import BlobPart as BlobPart
@@ -97,6 +100,7 @@ if TYPE_CHECKING:
     from .llm import OpenAICompatibleProvider as OpenAICompatibleProvider
     from .llm import OpenAIProvider as OpenAIProvider
     from .llm import ProviderActor as ProviderActor
+    from .llm import ProviderPart as ProviderPart
     from .llm import ReasoningPart as ReasoningPart
     from .llm import Role as Role
     from .llm import ScriptedProvider as ScriptedProvider
@@ -127,6 +131,7 @@ _LAZY: dict[str, str] = {
     "SessionEnded": ".bus",
     "SessionStarted": ".bus",
     "AbandonTurn": ".engines",
+    "ApproveTools": ".engines",
     "ChatEngine": ".engines",
     "ChatResult": ".engines",
     "ClearConversation": ".engines",
@@ -137,6 +142,7 @@ _LAZY: dict[str, str] = {
     "SQLiteConversationStore": ".engines",
     "UsageLimits": ".engines",
     "UserInput": ".engines",
+    "agent_tool": ".engines",
     "stream_turn": ".engines",
     "AnthropicProvider": ".llm",
     "BlobPart": ".llm",
@@ -149,6 +155,7 @@ _LAZY: dict[str, str] = {
     "OpenAICompatibleProvider": ".llm",
     "OpenAIProvider": ".llm",
     "ProviderActor": ".llm",
+    "ProviderPart": ".llm",
     "ReasoningPart": ".llm",
     "Role": ".llm",
     "ScriptedProvider": ".llm",
@@ -199,6 +206,7 @@ __all__ = [
     "ActorStopped",
     "ActorSystem",
     "AnthropicProvider",
+    "ApproveTools",
     "AskTimeout",
     "AuthenticationError",
     "Backoff",
@@ -249,10 +257,12 @@ __all__ = [
     "OpenAICompatibleProvider",
     "OpenAIProvider",
     "OtelHandler",
+    "OutputValidationError",
     "Overflow",
     "Priority",
     "ProviderActor",
     "ProviderError",
+    "ProviderPart",
     "ProviderTimeout",
     "ProviderUnavailable",
     "QuotaExceededError",
@@ -287,6 +297,7 @@ __all__ = [
     "UsageLimits",
     "UserInput",
     "__version__",
+    "agent_tool",
     "current_system",
     "open_actor_system",
     "stream_turn",

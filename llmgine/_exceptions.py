@@ -27,6 +27,7 @@ The tree::
     ├── ToolError                   a tool could not be defined or called
     └── EngineError
         ├── MaxStepsExceeded        a turn needed more LLM calls than max_steps
+        ├── OutputValidationError   the model's structured output did not validate
         └── UsageLimitExceeded      a turn went past its token budget
 
 Errors say who is at fault: ``ConfigurationError`` and ``BadRequestError`` are the
@@ -53,6 +54,7 @@ __all__ = [
     "MalformedResponseError",
     "MaxStepsExceeded",
     "NoHandlerError",
+    "OutputValidationError",
     "ProviderError",
     "ProviderTimeout",
     "ProviderUnavailable",
@@ -197,6 +199,17 @@ class EngineError(LLMgineError):
 
 class MaxStepsExceeded(EngineError):
     """A turn needed more LLM calls than the engine's ``max_steps``."""
+
+
+class OutputValidationError(EngineError):
+    """The model's reply did not match the turn's ``output_type``, retries spent.
+
+    ``problems`` lists what was wrong with the last reply (``"path: message"``).
+    """
+
+    def __init__(self, message: str, *, problems: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.problems = problems
 
 
 class UsageLimitExceeded(EngineError):

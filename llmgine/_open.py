@@ -16,6 +16,7 @@ from .actors import open_actor_system as _open_runtime
 
 if TYPE_CHECKING:
     from .actors import ActorSystem, DeadLetterStore, Strategy
+    from .actors._system import Cluster
     from .tracing import TraceSink
 
 __all__ = ["open_actor_system", "tracer_from_env"]
@@ -38,6 +39,7 @@ def open_actor_system(
     dead_letter_capacity: int = 10_000,
     shutdown_timeout: float = 5.0,
     strategy: Strategy | None = None,
+    cluster: Cluster | None = None,
 ) -> AbstractAsyncContextManager[ActorSystem]:
     """Run an actor system for the duration of the ``async with`` block.
 
@@ -52,4 +54,5 @@ def open_actor_system(
         dead_letter_capacity=dead_letter_capacity,
         shutdown_timeout=shutdown_timeout,
         strategy=strategy,
+        cluster=cluster,
     )

@@ -15,7 +15,7 @@ import enum
 import os
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Protocol, TypeAlias
 
 import attrs
@@ -23,6 +23,7 @@ import attrs
 __all__ = [
     "SAMPLE_ALL",
     "RecordKind",
+    "ambient_context",
     "Span",
     "current_sink",
     "TraceContext",
@@ -36,7 +37,9 @@ __all__ = [
     "new_span_id",
     "open_span",
     "start_context",
+    "trace_headers",
     "traced",
+    "traceparent",
 ]
 
 
@@ -127,14 +130,35 @@ def make_context(trace_id: str, span_id: str, sampled: bool = True) -> TraceCont
 def start_context(sink: TraceSink) -> tuple[TraceContext, str | None] | None:
     """The context and parent span id of a span starting here, in this task.
 
-    A new trace is sampled by the sink's ``sample_bound`` (when it has one);
-    inside a trace that is not sampled there is no new span: None.
+    Without a current trace context, the span joins the caller's ambient trace
+    when the sink reads one (:func:`ambient_context`), else starts a new trace,
+    sampled by the sink's ``sample_bound`` (when it has one). Inside a trace
+    that is not sampled there is no new span: None.
     """
     parent = current_trace.get()
     if parent is None:
-        return TraceContext.new_root(getattr(sink, "sample_bound", SAMPLE_ALL)), None
+        parent = ambient_context(sink)
+        if parent is None:
+            return TraceContext.new_root(getattr(sink, "sample_bound", SAMPLE_ALL)), None
     if parent.sampled:
         return make_context(parent.trace_id, new_span_id()), parent.span_id
+    return None
+
+
+def ambient_context(sink: TraceSink) -> TraceContext | None:
+    """The caller's current span in another tracing system, as a parent context.
+
+    A sink whose ``joins_ambient`` attribute is true has an
+    ``ambient_context()`` method that reads it (the
+    :class:`~llmgine.observability.Tracer` does, when it has an
+    :class:`~llmgine.observability.OtelHandler`: the current OpenTelemetry
+    span). None when the sink reads none, or there is none. Work that starts
+    without an llmgine parent is parented there, so llmgine joins the
+    caller's trace.
+    """
+    if getattr(sink, "joins_ambient", False):
+        read: Callable[[], TraceContext | None] = sink.ambient_context  # type: ignore[attr-defined]
+        return read()
     return None
 
 
@@ -233,6 +257,14 @@ class TraceSink(Protocol):
     the sink serves (kept by :func:`open_span` and :func:`close_span`). While
     it is zero no task of that system holds a trace context, so a ``tell``
     skips reading :data:`current_trace`.
+
+    A sink that can join the caller's trace in another tracing system sets
+    ``joins_ambient = True`` and has two more methods: ``ambient_context()``,
+    the caller's current span there as a :class:`TraceContext` (or None), and
+    ``propagation_headers(context)``, the headers that carry ``context`` to
+    another service (or None to let :func:`trace_headers` write
+    ``traceparent`` itself). ``joins_ambient`` is read on the hot paths, so
+    it is a plain attribute, fixed when the sink is made.
     """
 
     open_spans: int
@@ -396,6 +428,63 @@ class traced:
                 span.attributes,
             )
         )
+
+
+_HEX = frozenset("0123456789abcdef")
+
+
+def _w3c_id(value: object, length: int) -> bool:
+    return (
+        isinstance(value, str)
+        and len(value) == length
+        and _HEX.issuperset(value)
+        and value.strip("0") != ""
+    )
+
+
+def traceparent(context: TraceContext) -> str:
+    """The W3C Trace Context ``traceparent`` header value for ``context``.
+
+    ``00-{trace_id}-{span_id}-{flags}``, flags ``01`` when the trace is
+    sampled and ``00`` when not. Raises :class:`~llmgine.ConfigurationError`
+    when the ids are not W3C ids (32 and 16 lower-case hex digits, not all
+    zero), as llmgine's own always are.
+    """
+    trace_id, span_id = context.trace_id, context.span_id
+    if not (_w3c_id(trace_id, 32) and _w3c_id(span_id, 16)):
+        from ._exceptions import ConfigurationError
+
+        raise ConfigurationError(
+            "a traceparent needs a 32-digit trace id and a 16-digit span id in"
+            f" lower-case hex, not all zero (got {trace_id!r}, {span_id!r})"
+        )
+    return f"00-{trace_id}-{span_id}-{'01' if context.sampled else '00'}"
+
+
+def trace_headers(context: TraceContext | None = None) -> dict[str, str]:
+    """The HTTP headers that carry a trace context to another service.
+
+    ``context`` defaults to the current task's (:data:`current_trace`); with
+    none, the answer is empty. When the current tracer propagates through
+    OpenTelemetry (it has an :class:`~llmgine.observability.OtelHandler`),
+    OpenTelemetry's configured propagator writes them (by default
+    ``traceparent``, with ``tracestate`` and ``baggage`` of the caller's trace
+    when the work joined one); otherwise ``traceparent`` alone
+    (:func:`traceparent`). Never raises: ids that are not W3C ids give no
+    headers.
+    """
+    if context is None:
+        context = current_trace.get()
+        if context is None:
+            return {}
+    sink = current_sink.get()
+    if sink is not None and getattr(sink, "joins_ambient", False):
+        headers = sink.propagation_headers(context)  # type: ignore[attr-defined]
+        if headers is not None:
+            return dict(headers)
+    if not (_w3c_id(context.trace_id, 32) and _w3c_id(context.span_id, 16)):
+        return {}
+    return {"traceparent": traceparent(context)}
 
 
 def describe_error(error: BaseException) -> str:

@@ -24,6 +24,9 @@ from rich.table import Table
 __all__ = ["Figure", "build_parser", "collect", "main", "readable", "render"]
 
 BENCHES = ("runtime", "bus", "tracer", "import")
+#: Run only when named (``llmgine bench agents``): they start server processes
+#: and take longer than the default run should.
+ON_DEMAND = ("agents",)
 
 
 @attrs.frozen(kw_only=True)
@@ -139,6 +142,27 @@ KNOWN: dict[str, tuple[str, str, float | str | None, bool]] = {
     ),
     "import_ms": ("import llmgine (time)", "", None, False),
     "deps_import_ms": ("import its dependencies (time)", "", None, False),
+    # agents
+    "llmgine_vs_httpx": (
+        "agent loop, client CPU per turn",
+        "raw httpx loop on trio",
+        "TARGET",
+        True,
+    ),
+    "openai_vs_httpx": ("openai SDK loop, CPU per turn", "raw httpx loop", None, True),
+    "pydantic_ai_vs_httpx": ("pydantic-ai, CPU per turn", "raw httpx loop", None, True),
+    "openai_agents_vs_httpx": (
+        "OpenAI Agents SDK, CPU per turn",
+        "raw httpx loop",
+        None,
+        True,
+    ),
+    "llmgine_turn_cpu_ms": ("llmgine, client CPU per turn", "", None, False),
+    "httpx_turn_cpu_ms": ("raw httpx loop, client CPU per turn", "", None, False),
+    "llmgine_load_turns_per_s": ("llmgine under load, turns", "", None, False),
+    "httpx_load_turns_per_s": ("raw httpx under load, turns", "", None, False),
+    "llmgine_load_peak_rss_mib": ("llmgine under load, peak RSS", "", None, False),
+    "httpx_load_peak_rss_mib": ("raw httpx under load, peak RSS", "", None, False),
 }
 
 
@@ -237,6 +261,11 @@ benchmarks (all of them unless named):
   tracer    what tracing costs the data path: none, quiet, JSONL, sampled
   import    import llmgine, against importing trio, httpx, attrs and cattrs
 
+run only when named:
+  agents    the agent loop's client CPU per turn against a raw httpx loop
+            (and pydantic-ai, the OpenAI Agents SDK when installed); turns/s
+            and peak RSS with many concurrent conversations
+
 exit status: 0 when every target is met, 1 when one is not (0 with --no-check),
 2 for bad arguments.
 """
@@ -268,12 +297,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmarks and print the combined table; 1 if a target is missed."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    unknown = [n for n in args.names if n not in BENCHES]
+    unknown = [n for n in args.names if n not in (*BENCHES, *ON_DEMAND)]
     if unknown:
         parser.error(
-            f"unknown benchmark {unknown[0]!r} (choose from {', '.join(BENCHES)})"
+            f"unknown benchmark {unknown[0]!r}"
+            f" (choose from {', '.join((*BENCHES, *ON_DEMAND))})"
         )
-    chosen = [b for b in BENCHES if b in args.names] if args.names else list(BENCHES)
+    known = (*BENCHES, *ON_DEMAND)
+    chosen = [b for b in known if b in args.names] if args.names else list(BENCHES)
     console = Console()
     if not console.is_terminal:
         console.width = 120

@@ -8,6 +8,8 @@ import attrs
 
 from ._chaos import breaker_storm, crashes, escalation
 from ._chat import chat_sessions
+from ._cluster import available as cluster_available
+from ._cluster import cluster
 from ._crash import crash
 from ._load import burst, shutdown, slow_consumers, steady
 from ._run import Run
@@ -46,3 +48,5 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(name="crash", body=crash),
     )
 }
+if cluster_available():  # Ray nodes killed under load: needs the llmgine[ray] extra
+    SCENARIOS["cluster"] = Scenario(name="cluster", body=cluster)

@@ -55,10 +55,12 @@ class ActorContext:
         path: str = self._cell.path
         return path
 
-    async def spawn(self, factory: Any, *, name: str, **options: Any) -> ActorRef:
+    async def spawn(
+        self, factory: Any, *args: Any, name: str, **options: Any
+    ) -> ActorRef:
         """Spawn a child actor supervised by this actor (one-for-one).
 
-        Takes the same options as :meth:`ActorSystem.spawn`. Children outlive
+        Takes the same arguments as :meth:`ActorSystem.spawn`. Children outlive
         restarts of this actor and stop when it stops; so that ``on_start`` can
         spawn its children on every incarnation, spawning a name that already
         has a running child returns that child's ref.
@@ -67,7 +69,7 @@ class ActorContext:
         if existing is not None:
             return existing
         group = self._cell.children_group()
-        ref: ActorRef = await group.spawn(factory, name=name, **options)
+        ref: ActorRef = await group.spawn(factory, *args, name=name, **options)
         return ref
 
     def child(self, name: str) -> ActorRef | None:

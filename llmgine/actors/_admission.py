@@ -19,6 +19,9 @@ from ._envelope import Envelope, Reply
 from ._mailbox import Overflow
 from ._settlement import Settlement
 
+if TYPE_CHECKING:
+    from ._message_span import MessageSpans
+
 __all__ = ["Admission"]
 
 
@@ -28,11 +31,18 @@ class Admission(Settlement):
     if not TYPE_CHECKING:  # the slots are Cell's; mypy reads the annotations
         __slots__ = ()
 
+    spans: MessageSpans | None
+
     def _wrap(self, message: object) -> object:
         """A told message as it goes in the mailbox: bare unless inside a trace."""
         if not self.traced:
             return message
         trace = current_trace.get()
+        if trace is None:  # untraced code: the caller's ambient trace, if any
+            spans = self.spans
+            if spans is None or not spans.joins_ambient:
+                return message
+            trace = spans.ambient_context()
         return message if trace is None else Envelope(message, trace, True)
 
     def _admit_breaker(self, message: object, reply: Reply | None) -> bool:

@@ -39,6 +39,9 @@ class DeadLetterReason(enum.Enum):
     ACTOR_STOPPED = "actor_stopped"
     HANDLER_FAILED = "handler_failed"
     CIRCUIT_OPEN = "circuit_open"
+    #: The node (a process of a cluster) holding the message died before
+    #: acknowledging that it was processed.
+    NODE_LOST = "node_lost"
 
 
 @attrs.frozen(kw_only=True)

@@ -18,6 +18,7 @@ from ..tracing import (
     RecordKind,
     TraceContext,
     TraceSink,
+    ambient_context,
     close_span,
     current_trace,
     describe_error,
@@ -38,12 +39,22 @@ __all__ = ["MessageSpans", "handle_traced"]
 class MessageSpans:
     """What one actor needs to trace the messages it handles."""
 
-    __slots__ = ("_ask_attributes", "_tell_attributes", "path", "sample_bound", "sink")
+    __slots__ = (
+        "_ask_attributes",
+        "_tell_attributes",
+        "joins_ambient",
+        "path",
+        "sample_bound",
+        "sink",
+    )
 
     def __init__(self, sink: TraceSink, path: str) -> None:
         self.sink = sink
         self.path = path
         self.sample_bound: int = getattr(sink, "sample_bound", SAMPLE_ALL)
+        #: The sink joins the caller's ambient trace (read where a message is
+        #: sent, in the sender's task: see :meth:`ambient_context`).
+        self.joins_ambient: bool = getattr(sink, "joins_ambient", False) is True
         # The attributes of every span of this actor, shared (read-only) by all.
         self._tell_attributes = MappingProxyType(
             {"llmgine.actor.path": path, "llmgine.ask": False}
@@ -51,6 +62,10 @@ class MessageSpans:
         self._ask_attributes = MappingProxyType(
             {"llmgine.actor.path": path, "llmgine.ask": True}
         )
+
+    def ambient_context(self) -> TraceContext | None:
+        """The sender's ambient trace context, as the parent of its message."""
+        return ambient_context(self.sink)
 
     def emit(
         self,
@@ -91,7 +106,9 @@ async def handle_traced(cell: Cell, envelope: Envelope, receive: Any) -> None:
     spans = cell.spans
     assert spans is not None
     parent = envelope.trace
-    if parent is None:  # an ask from untraced code: a trace of its own
+    if parent is None:
+        # An ask from untraced code outside any ambient trace (the sender read
+        # that in its own task, as the ask began): a trace of its own.
         ctx = TraceContext.new_root(spans.sample_bound)
         parent_id = None
     elif parent.sampled:

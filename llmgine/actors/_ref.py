@@ -83,10 +83,13 @@ class ActorRef:
             # The fast case of Cell.offer, inlined: this is the hottest line in
             # llmgine. While no span is open in the system (the usual case) the
             # trace context is not read: an installed tracer costs untraced
-            # tells next to nothing.
+            # tells next to nothing. A tracer that joins the caller's ambient
+            # (OpenTelemetry) trace reads it here, in the sender's task.
             spans = cell.spans
-            if spans is not None and spans.sink.open_spans:
+            if spans is not None and (spans.sink.open_spans or spans.joins_ambient):
                 trace = current_trace.get()
+                if trace is None and spans.joins_ambient:
+                    trace = spans.ambient_context()
                 if trace is not None:
                     message = Envelope(message, trace, True)
             queue.normal.append(message)  # type: ignore[union-attr]  # fast: made
@@ -129,9 +132,15 @@ class ActorRef:
         queue = self._queue
         cell = self._cell
         traced = cell.traced
-        envelope = Envelope(
-            message, current_trace.get() if traced else None, traced, cell
-        )
+        if traced:
+            trace = current_trace.get()
+            if trace is None:  # untraced code: the caller's ambient trace, if any
+                spans = cell.spans
+                if spans is not None and spans.joins_ambient:
+                    trace = spans.ambient_context()
+        else:
+            trace = None
+        envelope = Envelope(message, trace, traced, cell)
         breaker_timeout = False
         if (
             cell.fast

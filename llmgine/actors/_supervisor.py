@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
 import enum
+import functools
+import inspect
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Union
 
 import attrs
@@ -22,8 +25,10 @@ if TYPE_CHECKING:
     from ._system import ActorSystem
 
 __all__ = [
+    "SPAWN_OPTIONS",
     "Backoff",
     "ChildSpec",
+    "bind_factory",
     "OneForAll",
     "OneForOne",
     "RestForOne",
@@ -65,9 +70,11 @@ class Backoff:
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait before restart number ``attempt`` (1-based)."""
-        return float(
-            min(self.initial * self.multiplier ** max(attempt - 1, 0), self.maximum)
-        )
+        try:
+            grown = self.initial * float(self.multiplier) ** max(attempt - 1, 0)
+        except OverflowError:  # far past the cap (a child restarted very often)
+            return float(self.maximum)
+        return float(min(grown, self.maximum))
 
 
 def _max_restarts(_: object, attribute: attrs.Attribute[int], value: int) -> None:
@@ -118,6 +125,60 @@ class ChildSpec:
     mailbox: Mailbox
     restart: Restart
     breaker: CircuitBreaker | None
+
+
+#: The keywords ``spawn`` keeps for itself; every other argument goes to the factory.
+SPAWN_OPTIONS = ("name", "mailbox", "restart", "breaker")
+
+
+def bind_factory(
+    factory: object, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+) -> Callable[[], Actor]:
+    """The zero-argument factory a child keeps: ``factory`` with ``args``/``kwargs``.
+
+    The arguments are checked against the factory's signature now, so a wrong
+    call fails at ``spawn`` with :class:`~llmgine.ConfigurationError` naming
+    the problem rather than at a later restart.
+    """
+    if isinstance(factory, Actor):
+        kind = type(factory).__name__
+        raise ConfigurationError(
+            f"spawn takes the actor's class or another factory, not an instance"
+            f" (got a {kind}): write spawn({kind}, *args, name=..., **kwargs),"
+            " so that a restart can build a fresh instance"
+        )
+    if not callable(factory):
+        raise ConfigurationError(
+            f"'factory' must be a callable returning an Actor (got {factory!r})"
+        )
+    if not args and not kwargs:
+        return factory
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):  # no signature to read: the call will tell
+        signature = None
+    if signature is not None:
+        try:
+            signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            label = getattr(factory, "__qualname__", None) or repr(factory)
+            raise ConfigurationError(
+                f"cannot spawn {label}: {exc}{_option_hint(signature, kwargs)}"
+            ) from None
+    return functools.partial(factory, *args, **kwargs)
+
+
+def _option_hint(signature: inspect.Signature, kwargs: Mapping[str, Any]) -> str:
+    """``; did you mean spawn's 'restart'?`` for a misspelt spawn option."""
+    params = signature.parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return ""
+    for key in kwargs:
+        if key not in params:
+            close = difflib.get_close_matches(key, SPAWN_OPTIONS, n=1, cutoff=0.7)
+            if close:
+                return f" (did you mean spawn's option {close[0]!r}?)"
+    return ""
 
 
 def _check_name(name: object) -> str:
@@ -191,10 +252,6 @@ class Supervisor:
     ) -> tuple[Cell, Actor]:
         from ._cell import Cell
 
-        if not callable(factory):
-            raise ConfigurationError(
-                f"'factory' must be a callable returning an Actor (got {factory!r})"
-            )
         spec = ChildSpec(
             name=self._claim(name),
             factory=factory,
@@ -211,19 +268,23 @@ class Supervisor:
 
     async def spawn(
         self,
-        factory: Callable[[], Actor],
-        *,
+        factory: Callable[..., Actor],
+        *args: Any,
         name: str,
         mailbox: Mailbox | None = None,
         restart: Restart = Restart.PERMANENT,
         breaker: CircuitBreaker | None = None,
+        **kwargs: Any,
     ) -> ActorRef:
         """Start a child actor under this supervisor and return its ref.
 
-        The first instance is built and its ``on_start`` has run when this
-        returns; if the factory or ``on_start`` raises, this raises that error
-        and nothing is restarted (as OTP's ``start_child``).
+        ``factory(*args, **kwargs)`` builds each instance (see
+        :meth:`ActorSystem.spawn`). The first instance is built and its
+        ``on_start`` has run when this returns; if the factory or ``on_start``
+        raises, this raises that error and nothing is restarted (as OTP's
+        ``start_child``).
         """
+        factory = bind_factory(factory, args, kwargs)
         cell, instance = self._add_cell(factory, name, mailbox, restart, breaker)
         cell.start(instance=instance, announce=True)
         error = await cell.wait_started()
@@ -234,18 +295,20 @@ class Supervisor:
 
     def spawn_nowait(
         self,
-        factory: Callable[[], Actor],
-        *,
+        factory: Callable[..., Actor],
+        *args: Any,
         name: str,
         mailbox: Mailbox | None = None,
         restart: Restart = Restart.PERMANENT,
         breaker: CircuitBreaker | None = None,
+        **kwargs: Any,
     ) -> ActorRef:
         """Start a child actor without yielding; its ref is usable at once.
 
         The factory runs now (its error is raised here); ``on_start`` runs
         later, and a failing one is handled by this supervisor as any failure.
         """
+        factory = bind_factory(factory, args, kwargs)
         cell, instance = self._add_cell(factory, name, mailbox, restart, breaker)
         cell.start(instance=instance)
         return cell.ref
@@ -428,17 +491,21 @@ class SupervisorRef:
         """How many times this supervisor's subtree was restarted by its parent."""
         return self._node.restarts
 
-    async def spawn(self, factory: Callable[[], Actor], **options: Any) -> ActorRef:
-        """Start a child actor (same options as :meth:`ActorSystem.spawn`)."""
-        return await self._node.spawn(factory, **options)
+    async def spawn(
+        self, factory: Callable[..., Actor], *args: Any, **options: Any
+    ) -> ActorRef:
+        """Start a child actor (same arguments as :meth:`ActorSystem.spawn`)."""
+        return await self._node.spawn(factory, *args, **options)
 
     async def spawn_supervisor(self, name: str, **options: Any) -> SupervisorRef:
         """Start a nested supervisor."""
         return await self._node.spawn_supervisor(name, **options)
 
-    def spawn_nowait(self, factory: Callable[[], Actor], **options: Any) -> ActorRef:
+    def spawn_nowait(
+        self, factory: Callable[..., Actor], *args: Any, **options: Any
+    ) -> ActorRef:
         """Start a child actor without yielding (for synchronous callers)."""
-        return self._node.spawn_nowait(factory, **options)
+        return self._node.spawn_nowait(factory, *args, **options)
 
     def spawn_supervisor_nowait(self, name: str, **options: Any) -> SupervisorRef:
         """Start a nested supervisor without yielding."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextvars
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, TypeAlias
+from typing import Any, Protocol, TypeAlias
 
 import attrs
 import trio
@@ -37,6 +37,31 @@ __all__ = [
 ]
 
 Node: TypeAlias = Cell | Supervisor
+
+
+class ClusterRuntime(Protocol):
+    """A cluster attached to a running system (``llmgine.cluster`` makes one)."""
+
+    async def spawn_node(self, name: str, **options: Any) -> Any:
+        """Start a node; return its ``NodeRef``."""
+
+    def counters(self) -> tuple[int, ...]:
+        """Remote counters: actors, accepted, processed, failed, dead-lettered,
+        queued, restarts, cancelled."""
+
+    async def aclose(self) -> None:
+        """Stop every node."""
+
+    def abort(self) -> None:
+        """Kill every node at once."""
+
+
+class Cluster(Protocol):
+    """Where nodes run: ``open_actor_system(cluster=...)`` (``RayCluster``)."""
+
+    async def attach(self, system: ActorSystem) -> ClusterRuntime:
+        """Connect for ``system``."""
+
 
 _current_system: contextvars.ContextVar[ActorSystem | None] = contextvars.ContextVar(
     "llmgine_current_system", default=None
@@ -108,6 +133,7 @@ class ActorSystem:
         self._active = 0
         self._idle: trio.Event | None = None
         self._failure: BaseException | None = None
+        self._cluster: ClusterRuntime | None = None
         self.root = Supervisor(self, None, name, f"/{name}", strategy)
         self.root.running = True
 
@@ -128,20 +154,32 @@ class ActorSystem:
 
     async def spawn(
         self,
-        factory: Callable[[], Actor],
-        *,
+        factory: Callable[..., Actor],
+        *args: Any,
         name: str,
         mailbox: Mailbox | None = None,
         restart: Restart = Restart.PERMANENT,
         breaker: CircuitBreaker | None = None,
+        **kwargs: Any,
     ) -> ActorRef:
         """Start an actor under the root supervisor.
 
-        ``factory`` is a zero-argument callable returning an :class:`Actor` (a
-        class or a ``functools.partial``); a restart calls it again.
+        ``factory(*args, **kwargs)`` builds the actor (``factory`` is usually
+        its class); a restart calls it again for a fresh instance. ``name``,
+        ``mailbox``, ``restart`` and ``breaker`` are spawn's own options; every
+        other keyword goes to the factory. A factory keyword named like one of
+        spawn's options (or ``factory``) is passed with ``functools.partial``.
+        Arguments the factory does not take raise
+        :class:`~llmgine.ConfigurationError`.
         """
         return await self.root.spawn(
-            factory, name=name, mailbox=mailbox, restart=restart, breaker=breaker
+            factory,
+            *args,
+            name=name,
+            mailbox=mailbox,
+            restart=restart,
+            breaker=breaker,
+            **kwargs,
         )
 
     async def spawn_supervisor(
@@ -154,9 +192,24 @@ class ActorSystem:
         """Start a supervisor under the root; spawn children through its ref."""
         return await self.root.spawn_supervisor(name, strategy=strategy, restart=restart)
 
-    def spawn_nowait(self, factory: Callable[[], Actor], **options: Any) -> ActorRef:
+    async def spawn_node(self, name: str, **options: Any) -> Any:
+        """Start a node of the system's cluster and return its ``NodeRef``.
+
+        Needs ``open_actor_system(..., cluster=RayCluster(...))``; ``options``
+        are ``max_restarts``, ``within``, ``backoff``, ``heartbeat`` and Ray
+        actor options (see ``llmgine.cluster``).
+        """
+        if self._cluster is None:
+            raise ConfigurationError(
+                "spawn_node needs a cluster: open_actor_system(..., cluster=RayCluster())"
+            )
+        return await self._cluster.spawn_node(name, **options)
+
+    def spawn_nowait(
+        self, factory: Callable[..., Actor], *args: Any, **options: Any
+    ) -> ActorRef:
         """:meth:`spawn` without yielding, for synchronous callers."""
-        return self.root.spawn_nowait(factory, **options)
+        return self.root.spawn_nowait(factory, *args, **options)
 
     def spawn_supervisor_nowait(self, name: str, **options: Any) -> SupervisorRef:
         """:meth:`spawn_supervisor` without yielding, for synchronous callers."""
@@ -208,6 +261,16 @@ class ActorSystem:
                 restarts += node.restarts
                 cancelled += q.cancelled
                 in_flight += node.in_flight()
+        if self._cluster is not None:  # remote refs, as the driver's books have them
+            remote = self._cluster.counters()
+            actors += remote[0]
+            accepted += remote[1]
+            processed += remote[2]
+            failed += remote[3]
+            dead += remote[4]
+            queued += remote[5]
+            restarts += remote[6]
+            cancelled += remote[7]
         return SystemStatistics(
             actors=actors,
             accepted=accepted,
@@ -288,6 +351,7 @@ async def open_actor_system(
     dead_letter_capacity: int = 10_000,
     shutdown_timeout: float = 5.0,
     strategy: Strategy | None = None,
+    cluster: Cluster | None = None,
 ) -> AsyncIterator[ActorSystem]:
     """Run an actor system for the duration of the ``async with`` block.
 
@@ -303,6 +367,9 @@ async def open_actor_system(
     exception, by cancellation or by a :class:`SupervisionError`), every dead
     letter filed before is written to ``dead_letter_store`` and every trace
     record handed to the tracer is delivered, shielded from cancellation.
+
+    With a ``cluster`` (``llmgine.cluster.RayCluster``) the system can
+    :meth:`~ActorSystem.spawn_node`; its nodes stop before the local actors.
     """
     if not isinstance(name, str) or not name or "/" in name:
         raise ConfigurationError(
@@ -331,9 +398,15 @@ async def open_actor_system(
                 async with trio.open_nursery() as nursery:
                     system._nursery = nursery
                     try:
+                        if cluster is not None:
+                            system._cluster = await cluster.attach(system)
                         yield system
+                        if system._cluster is not None:
+                            await system._cluster.aclose()
                         await system.root.finalize()
                     finally:
+                        if system._cluster is not None:
+                            system._cluster.abort()
                         system.root.close()
                     nursery.cancel_scope.cancel()
             finally:

@@ -4,7 +4,10 @@ Lines are read in a worker thread (so the actor system keeps running while
 the user types) through a replaceable ``read_line`` coroutine function, which
 is how tests drive it; by default it reads standard input. ``/tools`` lists
 the tools, ``/clear`` forgets the conversation, ``/exit`` (or the end of
-input) quits.
+input) quits. The provider runs in a :class:`~llmgine.llm.ProviderActor`
+with a circuit breaker, and the engine streams through it: after
+:data:`_BREAKER_FAILURES` failed calls in a row, turns fail at once (the
+circuit is open) until a trial call succeeds.
 """
 
 from __future__ import annotations
@@ -21,9 +24,16 @@ from rich.table import Table
 from rich.text import Text
 
 from .._exceptions import LLMgineError
-from ..actors import ActorRef, open_actor_system
+from ..actors import ActorRef, CircuitBreaker, open_actor_system
 from ..engines import ChatEngine, ClearConversation, ToolExecuted, stream_turn
-from ..llm import Provider, ScriptedProvider, StreamFinish, TextDelta, ToolCallDelta
+from ..llm import (
+    Provider,
+    ProviderActor,
+    ScriptedProvider,
+    StreamFinish,
+    TextDelta,
+    ToolCallDelta,
+)
 from ..tools import ToolActorRef, spawn_tool_actor
 from ._common import default_model, live_provider, llm_calls, make_tracer
 from ._offline import OfflineModel, WeatherStation, make_registry, offline_provider
@@ -34,6 +44,10 @@ ReadLine = Callable[[str], Awaitable[str | None]]
 """Reads one line after showing a prompt; None at the end of input."""
 
 _MAX_STEPS = 8
+#: Failed LLM calls in a row that open the provider's circuit.
+_BREAKER_FAILURES = 3
+#: Seconds the circuit stays open before a trial call.
+_BREAKER_RESET = 10.0
 _HELP = "commands: /tools (list the tools), /clear (new conversation), /exit (quit)"
 
 
@@ -172,16 +186,21 @@ async def chat(
     async with open_actor_system("chat", tracer=tracer) as system:
         station = await system.spawn(WeatherStation, name="station")
         tools = await spawn_tool_actor(system, make_registry(station), name="tools")
-        engine = await system.spawn(
-            functools.partial(
-                ChatEngine,
-                provider=provider,
-                model=chosen,
-                tools=tools,
-                system_prompt=system_prompt,
-                max_steps=_MAX_STEPS,
+        llm = await system.spawn(
+            functools.partial(ProviderActor, provider),
+            name="llm",
+            breaker=CircuitBreaker(
+                max_failures=_BREAKER_FAILURES, reset_timeout=_BREAKER_RESET
             ),
-            name="engine",
+        )
+        engine = await system.spawn(
+            ChatEngine,
+            llm,
+            model=chosen,
+            tools=tools,
+            system_prompt=system_prompt,
+            max_steps=_MAX_STEPS,
+            name="chat",
         )
         while True:
             line = await read("you ▸ ")

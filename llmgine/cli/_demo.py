@@ -206,15 +206,13 @@ async def demo(
         tools = await spawn_tool_actor(app, make_registry(station), name="tools")
         conversation = Conversation()
         engine = await app.spawn(
-            functools.partial(
-                ChatEngine,
-                provider=provider,
-                model=chosen,
-                tools=tools,
-                system_prompt="You are a weather assistant. Use the tools; be brief.",
-                max_steps=6,
-                conversation=conversation,
-            ),
+            ChatEngine,
+            provider,
+            model=chosen,
+            tools=tools,
+            system_prompt="You are a weather assistant. Use the tools; be brief.",
+            max_steps=6,
+            conversation=conversation,
             name="chat",
         )
         render_tree(console, system, _descriptions(system.path))

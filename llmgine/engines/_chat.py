@@ -9,9 +9,10 @@ when the turn ends (see :meth:`ChatEngine.handle` for what a failed turn keeps).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any, Protocol, TypeAlias
+from collections.abc import Sequence
+from typing import Any
 
+import attrs
 import trio
 
 from .._exceptions import (
@@ -20,70 +21,39 @@ from .._exceptions import (
     EngineError,
     LLMgineError,
     MaxStepsExceeded,
+    OutputValidationError,
     UsageLimitExceeded,
 )
 from ..actors import ActorRef, Failure, RecordKind, traced
 from ..bus import Event
-from ..llm import LLMRequest, Provider, ToolCallPart, ToolResultPart, ToolSpec
-from ..tools import Tool, ToolLike, ToolRegistry
+from ..llm import LLMRequest, Message, ToolCallPart
+from ._client import model_client
 from ._conversation import Conversation
 from ._engine import Engine, EventPublisher, TurnFinished, TurnStarted
-from ._journal import Journal, journal_store
+from ._journal import Journal, TurnState, journal_store
 from ._messages import (
     AbandonTurn,
+    ApproveTools,
     ChatResult,
     ClearConversation,
     ResumeTurn,
     UsageLimits,
     UserInput,
 )
+from ._output import FINAL_RESULT, OutputSpec, output_spec
+from ._settings import (
+    ProviderLike,
+    ToolsLike,
+    TurnObserver,
+    TurnSettings,
+    build_request,
+    check_positive,
+    check_retries,
+    executor,
+)
 from ._turn import Turn
 
-__all__ = ["ChatEngine", "ToolExecutor"]
-
-
-class ToolExecutor(Protocol):
-    """What runs a model's tool calls: a ``ToolRegistry`` or a ``ToolActorRef``."""
-
-    def specs(self) -> Sequence[ToolSpec]:
-        """The tools to offer the model."""
-
-    async def execute(self, call: ToolCallPart) -> ToolResultPart:
-        """Run one call; the model's and the tool's mistakes come back as results."""
-
-
-ProviderLike: TypeAlias = Provider | ActorRef
-ToolsLike: TypeAlias = ToolExecutor | Iterable[Tool[..., Any] | ToolLike] | None
-
-
-def _tools(tools: object) -> ToolExecutor:
-    if tools is None:
-        return ToolRegistry()
-    if callable(getattr(tools, "execute", None)) and callable(
-        getattr(tools, "specs", None)
-    ):
-        return tools  # type: ignore[return-value]
-    if isinstance(tools, Iterable) and not isinstance(tools, str | bytes):
-        return ToolRegistry(tools)
-    raise ConfigurationError(
-        "'tools' must be a ToolRegistry, a ToolActorRef, a list of tools or None"
-        f" (got {type(tools).__name__})"
-    )
-
-
-def _positive(value: object, what: str, *, integer: bool, optional: bool) -> None:
-    if value is None and optional:
-        return
-    kind = "int" if integer else "number of seconds"
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int if integer else int | float)
-        or value <= 0
-    ):
-        alternative = " or None" if optional else ""
-        raise ConfigurationError(
-            f"{what!r} must be a positive {kind}{alternative} (got {value!r})"
-        )
+__all__ = ["ChatEngine"]
 
 
 class ChatEngine(Engine):
@@ -95,20 +65,39 @@ class ChatEngine(Engine):
     at most ``max_steps`` LLM calls and stay within ``usage_limits``;
     ``turn_timeout`` (seconds) cancels a turn that takes longer.
 
+    ``output_type`` (an attrs class, a dataclass, a ``TypedDict`` or a plain
+    type such as ``int`` or ``list[str]``) makes every turn answer a typed
+    value in :attr:`ChatResult.output`: the model is given its JSON Schema
+    (natively where the provider has structured output, as a final-result
+    tool otherwise); a reply that does not validate goes back to the model
+    with the problems, at most ``output_retries`` times, after which the ask
+    raises :class:`~llmgine.OutputValidationError`. ``UserInput(text,
+    output_type=T)`` sets it for one turn.
+
+    A call of a tool declared ``@tool(requires_approval=True)`` stops the
+    turn before it runs: the answer's :attr:`ChatResult.pending_approvals`
+    lists such calls, and :class:`ApproveTools` decides them and continues.
+
     ``durable=True`` (the conversation needs a store that keeps journals, such
     as :class:`SQLiteConversationStore`) journals each turn as it goes: the
     user's input, each reply with tool calls, each tool call as it starts and
-    as it finishes. A turn that did not finish (a crash, an error, a
-    cancellation) stays unfinished: :class:`ResumeTurn` continues it without
-    repeating what finished, :class:`AbandonTurn` drops it, and a
-    :class:`UserInput` meanwhile is refused with :class:`~llmgine.EngineError`.
-    Spawn it with ``functools.partial``::
+    as it finishes, the calls waiting for approval. A turn that did not finish
+    (a crash, an error, a cancellation, a pending approval) stays unfinished:
+    :class:`ResumeTurn` continues it without repeating what finished,
+    :class:`AbandonTurn` drops it, and a :class:`UserInput` meanwhile is
+    refused with :class:`~llmgine.EngineError`.
 
-        engine = await system.spawn(functools.partial(
-            ChatEngine, provider=provider, model="gpt-4o-mini", tools=registry,
-            system_prompt="Be brief.", max_steps=8), name="chat")
+    ``name`` (``gen_ai.agent.name`` in traces) defaults to the name the engine
+    is spawned under. Spawn it as any actor::
+
+        engine = await system.spawn(
+            ChatEngine, provider, model="gpt-4o-mini", tools=registry,
+            system_prompt="Be brief.", output_type=Weather, name="chat")
         result = await engine.ask(UserInput(text="Weather in Paris?"), timeout=60)
+        result.output  # a Weather
     """
+
+    default_name = "chat"
 
     def __init__(
         self,
@@ -121,11 +110,13 @@ class ChatEngine(Engine):
         usage_limits: UsageLimits | None = None,
         temperature: float | None = None,
         max_tokens: int | None = None,
-        name: str = "chat",
+        name: str | None = None,
         conversation: Conversation | None = None,
         bus: EventPublisher | None = None,
         turn_timeout: float | None = None,
         durable: bool = False,
+        output_type: Any = None,
+        output_retries: int = 2,
     ) -> None:
         super().__init__(name=name, conversation=conversation, bus=bus)
         if not isinstance(provider, ActorRef) and not callable(
@@ -141,28 +132,36 @@ class ChatEngine(Engine):
             raise ConfigurationError(
                 f"'system_prompt' must be a str or None (got {system_prompt!r})"
             )
-        _positive(max_steps, "max_steps", integer=True, optional=False)
+        check_positive(max_steps, "max_steps", integer=True, optional=False)
         if usage_limits is not None and not isinstance(usage_limits, UsageLimits):
             raise ConfigurationError(
                 "'usage_limits' must be a UsageLimits or None"
                 f" (got {type(usage_limits).__name__})"
             )
-        _positive(max_tokens, "max_tokens", integer=True, optional=True)
-        _positive(turn_timeout, "turn_timeout", integer=False, optional=True)
-        self.provider = provider
-        """The provider object or ProviderActor ref the engine calls."""
-        self.model = model
-        self.tools = _tools(tools)
-        """What runs the model's tool calls."""
-        self.tool_specs: tuple[ToolSpec, ...] = tuple(self.tools.specs())
-        self.system_prompt = system_prompt
-        self.max_steps = max_steps
-        self.usage_limits = usage_limits
-        self.temperature = temperature
-        self.max_tokens = max_tokens
-        self.turn_timeout = None if turn_timeout is None else float(turn_timeout)
+        check_positive(max_tokens, "max_tokens", integer=True, optional=True)
+        check_positive(turn_timeout, "turn_timeout", integer=False, optional=True)
         if not isinstance(durable, bool):
             raise ConfigurationError(f"'durable' must be a bool (got {durable!r})")
+        self.provider = provider
+        """The provider object or ProviderActor ref the engine calls."""
+        self.client = model_client(provider)
+        self.tools = executor(tools)
+        """What runs the model's tool calls."""
+        tool_specs = tuple(self.tools.specs())
+        self.settings = TurnSettings(
+            name=self.name,
+            model=model,
+            system_prompt=system_prompt,
+            tool_specs=tool_specs,
+            max_steps=max_steps,
+            usage_limits=usage_limits,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            output=None if output_type is None else self._output(output_type),
+            output_retries=check_retries(output_retries),
+        )
+        """What every turn of this engine runs with."""
+        self.turn_timeout = None if turn_timeout is None else float(turn_timeout)
         self.journal: Journal | None = None
         """Where a durable engine journals its turns (None unless ``durable``)."""
         if durable:
@@ -170,6 +169,13 @@ class ChatEngine(Engine):
             self.journal = Journal(store, self.conversation.id)
         self._unfinished: str | None = None
         self._unreadable: EngineError | None = None
+        self._paused: Turn | None = None
+        self._awaiting: tuple[ToolCallPart, ...] = ()
+
+    @property
+    def model(self) -> str:
+        """The model each request names."""
+        return self.settings.model
 
     @property
     def durable(self) -> bool:
@@ -181,9 +187,25 @@ class ChatEngine(Engine):
         """The user's input of the unfinished durable turn, or None."""
         return self._unfinished
 
+    @property
+    def pending_approvals(self) -> tuple[ToolCallPart, ...]:
+        """The tool calls the current turn waits for approval of (or empty)."""
+        return self._awaiting
+
+    def _output(self, output_type: Any) -> OutputSpec:
+        spec = output_spec(output_type)
+        if any(t.name == FINAL_RESULT for t in self.tools.specs()):
+            raise ConfigurationError(
+                f"a tool is named {FINAL_RESULT!r}: with an output_type that name is"
+                " the engine's own final-result tool"
+            )
+        return spec
+
     async def on_start(self) -> None:
         """Load the conversation, and a durable engine's unfinished turn if any."""
         await super().on_start()
+        if self.settings.name != self.name:  # named after the actor it runs as
+            self.settings = attrs.evolve(self.settings, name=self.name)
         if self.journal is None:
             return
         self._unreadable = None
@@ -194,32 +216,55 @@ class ChatEngine(Engine):
             self._unfinished = "(unreadable)"
             return
         self._unfinished = None if state is None else state.text
+        self._awaiting = () if state is None else _awaiting(state)
 
     def __repr__(self) -> str:
         return f"<ChatEngine {self.name} model={self.model!r}>"
 
-    def request(self, pending: Sequence[Any], *, stream: bool = False) -> LLMRequest:
+    def request(self, pending: Sequence[Message], *, stream: bool = False) -> LLMRequest:
         """The request for the next step of a turn that has ``pending`` so far."""
-        return LLMRequest(
-            model=self.model,
-            messages=self.conversation.context(pending, system=self.system_prompt),
-            system=self.system_prompt,
-            tools=self.tool_specs,
-            temperature=self.temperature,
-            max_tokens=self.max_tokens,
+        return build_request(self.settings, self.conversation, pending, stream=stream)
+
+    def _new_turn(
+        self,
+        stream: trio.abc.SendChannel[Any] | None,
+        *,
+        text: str | None = None,
+        resume: TurnState | None = None,
+        output: OutputSpec | None = None,
+    ) -> Turn:
+        observer = TurnObserver(
+            name=self.name,
+            conversation_id=self.conversation.id,
+            publish=None if self.bus is None else self.publish,
             stream=stream,
+        )
+        return Turn(
+            self.settings,
+            observer,
+            self.client,
+            self.tools,
+            self.conversation,
+            text=text,
+            resume=resume,
+            journal=self.journal,
+            output=output if output is not None else self.settings.output,
         )
 
     async def handle(self, message: Any) -> Any:
-        """Run a turn for a :class:`UserInput`.
+        """Run a turn for a :class:`UserInput`; continue one for
+        :class:`ApproveTools` and :class:`ResumeTurn`; drop one for
+        :class:`AbandonTurn`.
 
         Answers a :class:`ChatResult` after appending the turn to the
-        conversation. A failed turn is answered as a
+        conversation (a turn that stops for approval is appended when it
+        ends). A failed turn is answered as a
         :class:`~llmgine.actors.Failure` (the engine is not restarted):
 
-        - ``MaxStepsExceeded`` and ``UsageLimitExceeded`` keep what happened,
-          up to the last consistent point: every kept tool call has its result
-          (a reply whose tool calls were not run is not kept);
+        - ``MaxStepsExceeded``, ``UsageLimitExceeded`` and
+          ``OutputValidationError`` keep what happened, up to the last
+          consistent point: every kept tool call has its result (a reply
+          whose tool calls were not run is not kept);
         - provider, circuit-breaker, timeout and runtime errors roll the turn
           back: the conversation is as it was, and the same input can be sent
           again;
@@ -235,20 +280,27 @@ class ChatEngine(Engine):
         """
         match message:
             case UserInput():
-                if self._unfinished is not None:
+                refused: LLMgineError | None = self._refusal()
+                if refused is None and message.output_type is not None:
+                    try:
+                        output: OutputSpec | None = self._output(message.output_type)
+                    except ConfigurationError as exc:
+                        refused = exc
+                else:
+                    output = None
+                if refused is not None:
                     if message.stream_to is not None:
                         await _close(message.stream_to)
-                    return Failure(
-                        EngineError(
-                            f"{self.name}: conversation {self.conversation.id} has an"
-                            f" unfinished turn ({self._unfinished!r}); ask ResumeTurn()"
-                            " to continue it or AbandonTurn() to drop it"
-                        )
-                    )
-                return await self._turn(Turn(self, message, journal=self.journal))
+                    return Failure(refused)
+                turn = self._new_turn(message.stream_to, text=message.text, output=output)
+                return await self._turn(turn)
+            case ApproveTools():
+                return await self._approve(message)
             case ResumeTurn():
                 return await self._resume()
             case AbandonTurn():
+                self._paused = None
+                self._awaiting = ()
                 if self.journal is not None and self._unfinished is not None:
                     await self.journal.drop()
                     self._unfinished = None
@@ -256,38 +308,98 @@ class ChatEngine(Engine):
                 return None
         return await super().handle(message)
 
+    def _refusal(self) -> EngineError | None:
+        """Why a new turn cannot start now (an unfinished one), or None."""
+        if self._awaiting:
+            calls = ", ".join(f"{c.name} ({c.id})" for c in self._awaiting)
+            return EngineError(
+                f"{self.name}: the turn in progress waits for approval of {calls};"
+                " ask ApproveTools(approve=[...], deny={...}) to continue it or"
+                " AbandonTurn() to drop it"
+            )
+        if self._unfinished is not None:
+            return EngineError(
+                f"{self.name}: conversation {self.conversation.id} has an"
+                f" unfinished turn ({self._unfinished!r}); ask ResumeTurn()"
+                " to continue it or AbandonTurn() to drop it"
+            )
+        return None
+
     async def receive(self, message: Any) -> Any:
         """Answer :class:`ClearConversation` (which also drops an unfinished turn)."""
         answer = await super().receive(message)
         if isinstance(message, ClearConversation) and not isinstance(answer, Failure):
             self._unfinished = None
             self._unreadable = None
+            self._paused = None
+            self._awaiting = ()
         return answer
 
-    async def _resume(self) -> ChatResult | Failure:
+    async def _stopped_turn(self) -> Turn | EngineError:
+        """The turn that waits for approval (rebuilt from the journal if need be)."""
+        if self._paused is not None:
+            return self._paused
         if self.journal is None or self._unfinished is None:
-            return Failure(EngineError(f"{self.name}: there is no unfinished turn"))
+            return EngineError(f"{self.name}: there is no unfinished turn")
         if self._unreadable is not None:
-            return Failure(
-                EngineError(
-                    f"{self.name}: the unfinished turn cannot be resumed"
-                    f" ({self._unreadable}); AbandonTurn() drops it"
-                )
+            return EngineError(
+                f"{self.name}: the unfinished turn cannot be resumed"
+                f" ({self._unreadable}); AbandonTurn() drops it"
             )
         state = await self.journal.load()
         if state is None:  # another engine on the same store finished it
             self._unfinished = None
-            return Failure(EngineError(f"{self.name}: there is no unfinished turn"))
-        return await self._turn(Turn(self, journal=self.journal, resume=state))
+            self._awaiting = ()
+            return EngineError(f"{self.name}: there is no unfinished turn")
+        return self._new_turn(None, resume=state)
+
+    async def _approve(self, message: ApproveTools) -> ChatResult | Failure:
+        if not self._awaiting:
+            if message.stream_to is not None:
+                await _close(message.stream_to)
+            return Failure(EngineError(f"{self.name}: no tool call waits for approval"))
+        waiting = {call.id for call in self._awaiting}
+        decided = [*message.approve, *message.deny]
+        problem = None
+        unknown = [i for i in decided if i not in waiting]
+        twice = set(message.approve) & set(message.deny)
+        missing = [i for i in sorted(waiting) if i not in decided]
+        if unknown:
+            problem = f"no call waits for approval with id {', '.join(unknown)}"
+        elif twice:
+            problem = f"approved and denied at once: {', '.join(sorted(twice))}"
+        elif missing:
+            problem = f"decide every pending call; undecided: {', '.join(missing)}"
+        turn = await self._stopped_turn() if problem is None else None
+        if isinstance(turn, EngineError) or turn is None:
+            if message.stream_to is not None:
+                await _close(message.stream_to)
+            error = turn if turn is not None else EngineError(f"{self.name}: {problem}")
+            return Failure(error)
+        turn.observer.stream = message.stream_to
+        turn.decide(message.approve, message.deny)
+        return await self._turn(turn)
+
+    async def _resume(self) -> ChatResult | Failure:
+        turn = await self._stopped_turn()
+        if isinstance(turn, EngineError):
+            return Failure(turn)
+        turn.observer.stream = None
+        return await self._turn(turn)
 
     async def _turn(self, turn: Turn) -> ChatResult | Failure:
         if turn.journal is not None:
             self._unfinished = turn.text
+        self._paused = None
+        self._awaiting = ()
         try:
             outcome = await self._attempt(turn)
         finally:
-            if turn.stream is not None:
-                await _close(turn.stream)
+            if turn.observer.stream is not None:
+                await _close(turn.observer.stream)
+        if isinstance(outcome, ChatResult) and outcome.pending_approvals:
+            self._paused = turn
+            self._awaiting = outcome.pending_approvals
         await self.publish(self._finished(turn, outcome))
         return Failure(outcome) if isinstance(outcome, Exception) else outcome
 
@@ -309,17 +421,17 @@ class ChatEngine(Engine):
                 try:
                     result = await self._run(turn)
                 finally:
-                    span.update(
-                        {
-                            "gen_ai.usage.input_tokens": turn.usage.input_tokens,
-                            "gen_ai.usage.output_tokens": turn.usage.output_tokens,
-                            "llmgine.engine.steps": turn.steps,
-                        }
-                    )
-        except (MaxStepsExceeded, UsageLimitExceeded) as exc:
+                    ended: dict[str, object] = {"llmgine.engine.steps": turn.steps}
+                    if turn.replies:  # the usage is known once a reply came
+                        ended["gen_ai.usage.input_tokens"] = turn.usage.input_tokens
+                        ended["gen_ai.usage.output_tokens"] = turn.usage.output_tokens
+                    span.update(ended)
+        except (MaxStepsExceeded, UsageLimitExceeded, OutputValidationError) as exc:
             return await self._commit(turn, turn.kept) or exc
         except LLMgineError as exc:
             return exc
+        if result.pending_approvals:
+            return result  # the turn goes on after ApproveTools: nothing to store yet
         return await self._commit(turn, turn.messages) or result
 
     async def _run(self, turn: Turn) -> ChatResult:
@@ -364,12 +476,17 @@ class ChatEngine(Engine):
             "gen_ai.agent.name": self.name,
             "gen_ai.request.model": self.model,
             "gen_ai.conversation.id": self.conversation.id,
-            "llmgine.engine.max_steps": self.max_steps,
+            "llmgine.engine.max_steps": self.settings.max_steps,
         }
-        provider_name = getattr(self.provider, "name", None)
-        if isinstance(provider_name, str) and not isinstance(self.provider, ActorRef):
+        provider_name = self.client.name
+        if provider_name:
             attributes["gen_ai.provider.name"] = provider_name
         return attributes
+
+
+def _awaiting(state: TurnState) -> tuple[ToolCallPart, ...]:
+    calls = state.open_calls()
+    return tuple(calls[i] for i in sorted(state.awaiting))
 
 
 def _describe(error: BaseException) -> str:

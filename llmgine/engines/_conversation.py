@@ -219,10 +219,11 @@ class Conversation:
         """The messages cut into turns (see :func:`split_turns`)."""
         return split_turns(self._messages)
 
-    def context(
+    def request_messages(
         self, pending: Sequence[Message] = (), *, system: str | None = None
     ) -> tuple[Message, ...]:
-        """What to send for the turn in progress: the history, then ``pending``.
+        """The messages a request sends for the turn in progress: the history,
+        then ``pending``.
 
         The window (if any) trims the oldest turns; ``pending`` (the turn being
         answered, opened by its user's message) is always sent whole.

@@ -102,12 +102,14 @@ class Engine(Actor):
     def __init__(
         self,
         *,
-        name: str = "engine",
+        name: str | None = None,
         conversation: Conversation | None = None,
         bus: EventPublisher | None = None,
     ) -> None:
-        if not isinstance(name, str) or not name:
-            raise ConfigurationError(f"'name' must be a non-empty str (got {name!r})")
+        if name is not None and (not isinstance(name, str) or not name):
+            raise ConfigurationError(
+                f"'name' must be a non-empty str or None (got {name!r})"
+            )
         if conversation is not None and not isinstance(conversation, Conversation):
             raise ConfigurationError(
                 "'conversation' must be a Conversation or None"
@@ -123,10 +125,23 @@ class Engine(Actor):
         self.events_refused = 0
         """Events the bus refused (counted, never raised)."""
 
+    #: The name of an engine given none, until it is spawned.
+    default_name = "engine"
+
     @property
     def name(self) -> str:
-        """The engine's name (``gen_ai.agent.name`` in traces)."""
-        return self._name
+        """The engine's name (``gen_ai.agent.name`` in traces).
+
+        The ``name`` it was given, else the name it was spawned under (so
+        ``system.spawn(ChatEngine, ..., name="support")`` names it
+        ``support``), else :attr:`default_name` before it is spawned.
+        """
+        if self._name is not None:
+            return self._name
+        context = self._context
+        if context is not None:
+            return context.path.rpartition("/")[2]
+        return self.default_name
 
     @property
     def conversation(self) -> Conversation:

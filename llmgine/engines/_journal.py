@@ -4,6 +4,8 @@ A durable :class:`~llmgine.engines.ChatEngine` writes one entry per event,
 each in its own transaction of the conversation's store: the user's input when
 the turn opens, the model's reply at the end of each step, and for each tool
 call a *started* entry before it runs and a *finished* entry with its result.
+A turn that stops for tool approval writes which calls wait: the journal then
+holds the pending approval until the calls are decided.
 The turn's end moves its messages into the conversation and empties the
 journal in one transaction. Entries are JSON through the store's cattrs
 converter: data, never code.
@@ -22,6 +24,7 @@ from ..llm import Message, Role, ToolCallPart, ToolResultPart, Usage
 from ._store import make_converter
 
 __all__ = [
+    "AwaitingApproval",
     "Journal",
     "JournalStore",
     "StepReplied",
@@ -62,13 +65,23 @@ class ToolFinished:
     result: ToolResultPart
 
 
-Entry: TypeAlias = TurnOpened | StepReplied | ToolStarted | ToolFinished
+@attrs.frozen(kw_only=True)
+class AwaitingApproval:
+    """The tool calls at ``indices`` of the last reply wait for approval."""
+
+    indices: tuple[int, ...]
+
+
+Entry: TypeAlias = (
+    TurnOpened | StepReplied | ToolStarted | ToolFinished | AwaitingApproval
+)
 
 _KINDS: dict[str, type[Any]] = {
     "opened": TurnOpened,
     "replied": StepReplied,
     "started": ToolStarted,
     "finished": ToolFinished,
+    "awaiting": AwaitingApproval,
 }
 _NAMES = {cls: kind for kind, cls in _KINDS.items()}
 _converter = make_converter()
@@ -85,6 +98,8 @@ def dump_entry(entry: Entry) -> str:
             data["usage"] = _converter.unstructure(usage, Usage)
         case ToolStarted(index=index):
             data["index"] = index
+        case AwaitingApproval(indices=indices):
+            data["indices"] = list(indices)
         case _:  # ToolFinished
             data["index"] = entry.index
             data["result"] = _converter.unstructure(entry.result, ToolResultPart)
@@ -110,6 +125,8 @@ def load_entry(text: str) -> Entry:
                     index=int(data["index"]),
                     result=_converter.structure(data["result"], ToolResultPart),
                 )
+            case "awaiting":
+                return AwaitingApproval(indices=tuple(int(i) for i in data["indices"]))
     except Exception as exc:
         raise EngineError(f"a turn journal entry cannot be read: {exc}") from None
     raise EngineError(f"a turn journal entry has an unknown kind: {data.get('kind')!r}")
@@ -156,7 +173,9 @@ class TurnState:
 
     ``messages`` holds the turn so far (the user's message first, then every
     finished step; the last step's tool results only once all are in);
-    ``started`` and ``finished`` describe the tool calls of the last reply.
+    ``started``, ``finished`` and ``awaiting`` (calls waiting for approval)
+    describe the tool calls of the last reply; ``usage`` counts the turn's
+    LLM calls and what its finished tool calls spent.
     """
 
     text: str
@@ -165,6 +184,7 @@ class TurnState:
     usage: Usage = attrs.Factory(Usage)
     started: set[int] = attrs.Factory(set)
     finished: dict[int, ToolResultPart] = attrs.Factory(dict)
+    awaiting: set[int] = attrs.Factory(set)
 
     @classmethod
     def rebuild(cls, entries: Sequence[Entry]) -> TurnState:
@@ -181,8 +201,17 @@ class TurnState:
                     state.usage += usage
                 case ToolStarted(index=index):
                     state.started.add(index)
+                    state.awaiting.discard(index)
                 case ToolFinished(index=index, result=result):
                     state.finished[index] = result
+                    state.awaiting.discard(index)
+                    if result.usage is not None:
+                        state.usage += result.usage
+                case AwaitingApproval(indices=indices):
+                    calls = len(state.open_calls())
+                    state.awaiting.update(
+                        i for i in indices if 0 <= i < calls and i not in state.finished
+                    )
                 case _:
                     raise EngineError("a turn journal holds a second opening")
         return state
@@ -202,6 +231,7 @@ class TurnState:
             self.messages.append(Message(role=Role.TOOL, parts=(result,)))
         self.started = set()
         self.finished = {}
+        self.awaiting = set()
 
 
 class Journal:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
 import trio
 
 from .._exceptions import ConfigurationError, UsageLimitExceeded
-from ..llm import Message, Usage
+from ..llm import Message, ToolCallPart, Usage
 
 __all__ = [
     "AbandonTurn",
+    "ApproveTools",
     "ChatResult",
     "ClearConversation",
     "GetHistory",
@@ -44,11 +46,63 @@ class UserInput:
     ``stream_to`` (the send end of a trio memory channel) the engine streams
     the turn's events there as they happen (text deltas, tool calls, tool
     results) and closes the channel when the turn ends, however it ends.
+    ``output_type`` overrides the engine's ``output_type`` for this turn.
     """
 
     text: str = attrs.field(validator=_text)
     stream_to: trio.abc.SendChannel[Any] | None = attrs.field(
         default=None, kw_only=True, validator=_channel, eq=False, repr=False
+    )
+    output_type: Any = attrs.field(default=None, kw_only=True)
+
+
+def _ids(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not all(isinstance(item, str) for item in value):  # type: ignore[attr-defined]
+        raise ConfigurationError(f"{attribute.name!r} must hold call ids (str)")
+
+
+def _reasons(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not all(
+        isinstance(k, str) and isinstance(v, str)
+        for k, v in value.items()  # type: ignore[attr-defined]
+    ):
+        raise ConfigurationError(
+            f"{attribute.name!r} must map call ids (str) to reasons (str)"
+        )
+
+
+def _tuple(value: Any) -> tuple[Any, ...]:
+    if isinstance(value, str):
+        raise ConfigurationError("'approve' must be a list of call ids, not a str")
+    return tuple(value)
+
+
+def _dict(value: Any) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(
+            f"'deny' must map call ids to reasons (got {type(value).__name__})"
+        )
+    return dict(value)
+
+
+@attrs.frozen(kw_only=True)
+class ApproveTools:
+    """Decide the tool calls a turn stopped for, and continue the turn.
+
+    Answers the turn's :class:`ChatResult` (or its next stop for approval).
+    Every call of :attr:`ChatResult.pending_approvals` must be decided:
+    ``approve`` lists the ids of the calls to run, ``deny`` maps the ids of
+    the calls to refuse to the reason the model is given in their error
+    results. ``stream_to`` streams the rest of the turn, as for
+    :class:`UserInput`.
+    """
+
+    approve: tuple[str, ...] = attrs.field(default=(), converter=_tuple, validator=_ids)
+    deny: Mapping[str, str] = attrs.field(
+        factory=dict, converter=_dict, validator=_reasons
+    )
+    stream_to: trio.abc.SendChannel[Any] | None = attrs.field(
+        default=None, validator=_channel, eq=False, repr=False
     )
 
 
@@ -82,14 +136,24 @@ class ChatResult:
     """What a chat turn answers.
 
     ``text`` is the final reply's text, ``steps`` the number of LLM calls the
-    turn made, ``usage`` their summed token counts, and ``messages`` the
-    messages the turn added to the conversation (the user's message first).
+    turn made, ``usage`` their summed token counts (with what its tools spent
+    on models, such as engines run as tools), and ``messages`` the messages
+    the turn added to the conversation (the user's message first).
+
+    ``output`` is the typed value of a turn with an ``output_type`` (None
+    otherwise). ``pending_approvals`` lists the tool calls the turn stopped
+    for (tools declared ``@tool(requires_approval=True)``): the turn is not
+    over, and not yet in the conversation, until :class:`ApproveTools`
+    decides them; ``messages`` are then the turn so far. It is an empty tuple
+    for a finished turn.
     """
 
     text: str
     steps: int
     usage: Usage
     messages: tuple[Message, ...]
+    output: Any = None
+    pending_approvals: tuple[ToolCallPart, ...] = ()
 
 
 def _limit(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -105,7 +169,8 @@ def _limit(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
 class UsageLimits:
     """Token budgets for one turn (``None``: no limit).
 
-    The turn's usage (summed over its LLM calls) is checked after every call;
+    The turn's usage (its LLM calls, and what its tools spent on models) is
+    checked after every LLM call and after each step's tool calls;
     past a limit the turn stops with :class:`~llmgine.UsageLimitExceeded`.
     """
 

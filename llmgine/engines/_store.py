@@ -27,6 +27,7 @@ from ..llm import (
     BlobPart,
     Message,
     Part,
+    ProviderPart,
     ReasoningPart,
     Role,
     TextPart,
@@ -42,6 +43,7 @@ _TAGS: Mapping[type, str] = {
     BlobPart: "blob",
     ToolCallPart: "tool_call",
     ToolResultPart: "tool_result",
+    ProviderPart: "provider",
 }
 
 

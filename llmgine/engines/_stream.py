@@ -3,7 +3,10 @@
 ``ask(UserInput(text, stream_to=send_channel))`` makes the engine stream the
 turn: every :class:`~llmgine.llm.StreamEvent` the provider yields (text and
 reasoning deltas, tool-call pieces, one :class:`~llmgine.llm.StreamFinish`
-per step), and a :class:`ToolExecuted` as each tool call finishes. The engine
+per step), a :class:`ToolProgress` for each progress report of a running tool
+call (MCP tools send them), a :class:`ToolExecuted` as each tool call
+finishes, and for a
+structured turn an :class:`OutputReady` with the typed value. The engine
 closes the channel when the turn ends, so ``async for`` over the receiving end
 simply ends. :func:`stream_turn` wraps that pattern.
 """
@@ -12,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import attrs
 import trio
@@ -29,7 +32,28 @@ from ..llm import (
 )
 from ._messages import ChatResult, UserInput
 
-__all__ = ["ToolExecuted", "TurnEvent", "TurnStream", "stream_turn"]
+__all__ = [
+    "OutputReady",
+    "ToolExecuted",
+    "ToolProgress",
+    "TurnEvent",
+    "TurnStream",
+    "stream_turn",
+]
+
+
+@attrs.frozen(kw_only=True)
+class ToolProgress:
+    """A running tool call reported how far it got (an MCP progress notification).
+
+    ``progress`` grows with each report; ``total`` and ``message`` are None
+    when the tool sent none.
+    """
+
+    call: ToolCallPart
+    progress: float
+    total: float | None = None
+    message: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -44,8 +68,26 @@ class ToolExecuted:
     result: ToolResultPart
 
 
+@attrs.frozen(kw_only=True)
+class OutputReady:
+    """A structured turn's typed ``output``, sent once it validated.
+
+    The reply's JSON streams before it as :class:`~llmgine.llm.TextDelta`
+    pieces (also when the provider gives it as a final-result tool call); a
+    reply that did not validate streams too, before the model's next try.
+    """
+
+    output: Any
+
+
 TurnEvent: TypeAlias = (
-    TextDelta | ReasoningDelta | ToolCallDelta | StreamFinish | ToolExecuted
+    TextDelta
+    | ReasoningDelta
+    | ToolCallDelta
+    | StreamFinish
+    | ToolProgress
+    | ToolExecuted
+    | OutputReady
 )
 """What a streaming turn sends."""
 
@@ -89,6 +131,7 @@ async def stream_turn(
     *,
     buffer: int = 64,
     timeout: float | None = None,
+    output_type: Any = None,
 ) -> AsyncIterator[TurnStream]:
     """Run a turn of ``engine`` and yield its events as they come.
 
@@ -105,7 +148,7 @@ async def stream_turn(
     Leaving it early (``break``, an exception) cancels the turn: the engine
     rolls it back the next time it has an event to send. ``buffer`` events
     may wait unread before the engine waits for the reader; ``timeout`` is
-    the ask's.
+    the ask's; ``output_type`` that of the turn (see :class:`UserInput`).
     """
     if isinstance(buffer, bool) or not isinstance(buffer, int) or buffer < 0:
         raise ConfigurationError(f"'buffer' must be an int >= 0 (got {buffer!r})")
@@ -115,7 +158,8 @@ async def stream_turn(
     async def ask() -> None:
         try:
             stream._result = await engine.ask(
-                UserInput(text, stream_to=send), timeout=timeout
+                UserInput(text, stream_to=send, output_type=output_type),
+                timeout=timeout,
             )
         except Exception as exc:
             stream._error = exc

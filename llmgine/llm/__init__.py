@@ -20,6 +20,7 @@ from ._scripted import ScriptItem as ScriptItem
 from ._scripted import split_response as split_response
 from ._sse import SSEDecoder as SSEDecoder
 from ._sse import SSEEvent as SSEEvent
+from ._stream import ProviderDelta as ProviderDelta
 from ._stream import ReasoningDelta as ReasoningDelta
 from ._stream import StreamAccumulator as StreamAccumulator
 from ._stream import StreamEvent as StreamEvent
@@ -32,6 +33,7 @@ from ._types import LLMRequest as LLMRequest
 from ._types import LLMResponse as LLMResponse
 from ._types import Message as Message
 from ._types import Part as Part
+from ._types import ProviderPart as ProviderPart
 from ._types import ReasoningPart as ReasoningPart
 from ._types import Role as Role
 from ._types import TextPart as TextPart
@@ -60,6 +62,8 @@ __all__ = [
     "Part",
     "Provider",
     "ProviderActor",
+    "ProviderDelta",
+    "ProviderPart",
     "ReasoningDelta",
     "ReasoningPart",
     "RetryPolicy",

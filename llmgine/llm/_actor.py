@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
 import trio
 
 from .._exceptions import (
@@ -13,9 +14,42 @@ from .._exceptions import (
 )
 from ..actors import Actor, Deferred, Failure
 from ._base import Provider
-from ._types import LLMRequest
+from ._stream import StreamAccumulator, StreamEvent
+from ._types import LLMRequest, LLMResponse
 
-__all__ = ["ProviderActor"]
+__all__ = ["GetProviderInfo", "ProviderActor", "ProviderInfo", "StreamRequest"]
+
+
+@attrs.frozen(kw_only=True)
+class StreamRequest:
+    """Stream ``request`` through a :class:`ProviderActor`.
+
+    The actor sends every :class:`~llmgine.llm.StreamEvent` to ``events`` as
+    the provider yields it, closes ``events`` when the stream ends (however
+    it ends), and answers the ask with the whole :class:`LLMResponse`, so a
+    circuit breaker counts a streamed call as it counts any other.
+    """
+
+    request: LLMRequest
+    events: trio.MemorySendChannel[StreamEvent] = attrs.field(eq=False, repr=False)
+
+
+@attrs.frozen
+class GetProviderInfo:
+    """Ask a :class:`ProviderActor` about its provider (a :class:`ProviderInfo`)."""
+
+
+@attrs.frozen(kw_only=True)
+class ProviderInfo:
+    """A provider's ``name`` and whether it has native structured output."""
+
+    name: str
+    structured_output: bool
+
+
+def structured_output(provider: object) -> bool:
+    """True when ``provider`` takes ``LLMRequest.response_schema`` natively."""
+    return getattr(provider, "structured_output", False) is True
 
 
 class ProviderActor(Actor):
@@ -31,11 +65,12 @@ class ProviderActor(Actor):
     and no number of bad replies restarts the actor or stops the system. Any
     other exception is a bug and restarts the actor, as usual.
 
-    Only ``complete()`` goes through the actor: a request with ``stream=True``
-    is streamed and accumulated, and the whole reply is the answer. The
-    provider is closed when the actor stops (an HTTP provider opens a fresh
-    client if a restarted actor uses it again); pass ``close_on_stop=False``
-    when the provider is shared.
+    Ask it a :class:`StreamRequest` to stream: the events go to the request's
+    channel as they come, and the whole reply answers the ask (a chat engine
+    given the actor's ref streams this way). :class:`GetProviderInfo` is
+    answered with a :class:`ProviderInfo`. The provider is closed when the
+    actor stops (an HTTP provider opens a fresh client if a restarted actor
+    uses it again); pass ``close_on_stop=False`` when the provider is shared.
 
     Up to ``max_concurrency`` calls run at once: ``receive`` admits a request,
     starts the call beside the message loop and answers the ask when the reply
@@ -68,11 +103,18 @@ class ProviderActor(Actor):
         self._slots = trio.Semaphore(max_concurrency)
 
     async def receive(self, message: Any) -> Any:
-        """Complete an :class:`LLMRequest`; anything else is answered as an error."""
-        if not isinstance(message, LLMRequest):
+        """Complete an :class:`LLMRequest` or a :class:`StreamRequest`; answer
+        :class:`GetProviderInfo`; anything else is answered as an error."""
+        if isinstance(message, GetProviderInfo):
+            return ProviderInfo(
+                name=str(getattr(self.provider, "name", "")),
+                structured_output=structured_output(self.provider),
+            )
+        if not isinstance(message, LLMRequest | StreamRequest):
             return Failure(
                 ConfigurationError(
-                    f"ProviderActor expects an LLMRequest (got {type(message).__name__})"
+                    "ProviderActor expects an LLMRequest or a StreamRequest"
+                    f" (got {type(message).__name__})"
                 )
             )
         await self._slots.acquire()
@@ -80,9 +122,35 @@ class ProviderActor(Actor):
         self.context.start_soon(self._call, message, deferred)
         return deferred
 
-    async def _call(self, request: LLMRequest, deferred: Deferred) -> None:
+    async def _stream(self, message: StreamRequest) -> LLMResponse:
+        accumulator = StreamAccumulator()
+        events = self.provider.stream(message.request)
         try:
-            response = await self.provider.complete(request)
+            async for event in events:
+                accumulator.add(event)
+                await message.events.send(event)
+        finally:
+            aclose = getattr(events, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        return accumulator.response(provider=getattr(self.provider, "name", None))
+
+    async def _call(
+        self, message: LLMRequest | StreamRequest, deferred: Deferred
+    ) -> None:
+        try:
+            if isinstance(message, StreamRequest):
+                try:
+                    response = await self._stream(message)
+                finally:
+                    message.events.close()  # no checkpoint: safe when cancelled
+            else:
+                response = await self.provider.complete(message)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            # the reader went away: not the provider's fault, nobody to answer
+            deferred.resolve(
+                Failure(ConfigurationError("the stream's reader closed its channel"))
+            )
         except LLMgineError as exc:
             deferred.resolve(Failure(exc))
         except (RecursionError, UnicodeError) as exc:

@@ -5,6 +5,18 @@ Wire format: ``POST {base}/messages`` with ``x-api-key`` and
 ``max_tokens`` is required; turns alternate user/assistant, so tool results
 travel as ``tool_result`` blocks in a user turn; input tokens are reported
 without the cached ones, which this codec adds back.
+
+Server tools (``server_tool_use``: web search, web fetch, code execution,
+...), the MCP connector (``mcp_tool_use``) and their result blocks
+(``web_search_tool_result``, ``mcp_tool_result``, ...) run on Anthropic's
+side: they are never client tool calls, streamed or not. They become
+:class:`~llmgine.llm.ProviderPart` s (``provider="anthropic"``, the block as
+the API sent it) in their place among the reply's parts, streamed or not, and
+go back to the API verbatim with the conversation: a turn that mixes server
+and client tools, or that the API paused (``pause_turn``, mapped to
+``FinishReason.PAUSED``), goes on as the API requires. Only a content block
+that *started* as a ``tool_use`` block becomes a
+:class:`~llmgine.llm.ToolCallDelta`.
 """
 
 from __future__ import annotations
@@ -22,7 +34,14 @@ from ._errors import error_from_body
 from ._http import DEFAULT_TIMEOUT, HTTPProvider, resolve_key
 from ._retry import RetryPolicy
 from ._sse import SSEEvent
-from ._stream import ReasoningDelta, StreamEvent, StreamFinish, TextDelta, ToolCallDelta
+from ._stream import (
+    ProviderDelta,
+    ReasoningDelta,
+    StreamEvent,
+    StreamFinish,
+    TextDelta,
+    ToolCallDelta,
+)
 from ._types import (
     BlobPart,
     FinishReason,
@@ -30,6 +49,7 @@ from ._types import (
     LLMResponse,
     Message,
     Part,
+    ProviderPart,
     ReasoningPart,
     Role,
     TextPart,
@@ -41,11 +61,13 @@ from ._types import (
 from ._wire import (
     arguments_object,
     decoding,
+    malformed,
     new_call_id,
     opt_int,
     opt_list,
     opt_obj,
     opt_str,
+    parse_arguments,
     req_obj,
     req_str,
 )
@@ -53,10 +75,13 @@ from ._wire import (
 __all__ = ["AnthropicCodec", "AnthropicProvider", "AnthropicStreamDecoder"]
 
 API_VERSION = "2023-06-01"
+#: The ``provider`` of the :class:`~llmgine.llm.ProviderPart` s this codec
+#: makes and sends back (whatever the codec's own name).
+PART_PROVIDER = "anthropic"
 _FINISH = {
     "end_turn": FinishReason.STOP,
     "stop_sequence": FinishReason.STOP,
-    "pause_turn": FinishReason.STOP,
+    "pause_turn": FinishReason.PAUSED,
     "max_tokens": FinishReason.LENGTH,
     "model_context_window_exceeded": FinishReason.LENGTH,
     "tool_use": FinishReason.TOOL_CALL,
@@ -99,6 +124,10 @@ def _block(part: Part) -> dict[str, Any] | None:
             return {"type": "thinking", "thinking": text, "signature": signature}
         case BlobPart():
             return _blob(part)
+        case ProviderPart(provider=provider, data=data):
+            # server-tool blocks go back as the API sent them; another
+            # provider's parts mean nothing here
+            return dict(data) if provider == PART_PROVIDER else None
     raise AssertionError(f"unknown part {part!r}")  # pragma: no cover
 
 
@@ -164,7 +193,7 @@ def _usage(counts: Mapping[str, int]) -> Usage:
     )
 
 
-def _decode_block(block: Mapping[str, Any], provider: str) -> Part | None:
+def _decode_block(block: Mapping[str, Any], provider: str) -> Part:
     kind = block.get("type")
     if kind == "text":
         return TextPart(text=req_str(block.get("text"), "text", provider))
@@ -179,15 +208,29 @@ def _decode_block(block: Mapping[str, Any], provider: str) -> Part | None:
             name=req_str(block.get("name"), "tool_use.name", provider),
             arguments=dict(opt_obj(block.get("input"), "tool_use.input", provider)),
         )
-    return None  # server tools, redacted thinking: nothing the contract carries
+    # Server and MCP tool blocks and their results (and redacted thinking):
+    # kept whole, to go back to the API verbatim.
+    return ProviderPart(provider=PART_PROVIDER, data=block)
+
+
+def _server_tools(value: Iterable[Mapping[str, Any]]) -> tuple[dict[str, Any], ...]:
+    return tuple(dict(tool) for tool in value)
 
 
 @attrs.frozen(kw_only=True)
 class AnthropicCodec:
-    """The Messages API wire format; ``max_tokens`` defaults to ``default_max_tokens``."""
+    """The Messages API wire format; ``max_tokens`` defaults to ``default_max_tokens``.
+
+    ``server_tools`` are tool definitions in the API's own form (``{"type":
+    "web_search_20250305", "name": "web_search"}``, say), sent after the
+    request's client tools with every request.
+    """
 
     provider: str = "anthropic"
     default_max_tokens: int = 4096
+    server_tools: tuple[dict[str, Any], ...] = attrs.field(
+        default=(), converter=_server_tools
+    )
 
     def encode_request(self, request: LLMRequest) -> dict[str, Any]:
         """The ``/messages`` JSON body for ``request``."""
@@ -201,15 +244,17 @@ class AnthropicCodec:
         }
         if system:
             body["system"] = "\n\n".join(system)
-        if request.tools:
-            body["tools"] = [
-                {
-                    "name": t.name,
-                    "description": t.description,
-                    "input_schema": dict(t.parameters),
-                }
-                for t in request.tools
-            ]
+        tools = [
+            {
+                "name": t.name,
+                "description": t.description,
+                "input_schema": dict(t.parameters),
+            }
+            for t in request.tools
+        ]
+        tools.extend(dict(t) for t in self.server_tools)
+        if tools:
+            body["tools"] = tools
         choice = _tool_choice(request)
         if choice is not None:
             body["tool_choice"] = choice
@@ -236,13 +281,8 @@ class AnthropicCodec:
                 raise error_from_body(provider=provider, status=200, body=obj)
             blocks = opt_list(obj.get("content"), "content", provider)
             parts = [
-                part
+                _decode_block(req_obj(raw, f"content[{i}]", provider), provider)
                 for i, raw in enumerate(blocks)
-                if (
-                    part := _decode_block(
-                        req_obj(raw, f"content[{i}]", provider), provider
-                    )
-                )
             ]
             reason = _FINISH.get(str(obj.get("stop_reason")), FinishReason.STOP)
             return assistant_reply(
@@ -260,10 +300,30 @@ class AnthropicCodec:
         return AnthropicStreamDecoder(provider=self.provider)
 
 
-class AnthropicStreamDecoder:
-    """Decodes one Messages stream (see :class:`~llmgine.llm.StreamDecoder`)."""
+_STREAMED_KINDS = frozenset({"text", "thinking", "tool_use"})
 
-    __slots__ = ("_done", "_finish", "_id", "_model", "_provider", "_usage")
+
+class AnthropicStreamDecoder:
+    """Decodes one Messages stream (see :class:`~llmgine.llm.StreamDecoder`).
+
+    Content blocks are told apart by their index: only a block that started
+    as ``tool_use`` is a client tool call. Any other block (a server or MCP
+    tool use, a tool result, redacted thinking) is kept whole in
+    :attr:`server_blocks`, its ``input`` rebuilt from its
+    ``input_json_delta`` pieces, and yields one
+    :class:`~llmgine.llm.ProviderDelta` when it stops.
+    """
+
+    __slots__ = (
+        "_clients",
+        "_done",
+        "_finish",
+        "_id",
+        "_kept",
+        "_model",
+        "_provider",
+        "_usage",
+    )
 
     def __init__(self, *, provider: str = "anthropic") -> None:
         self._provider = provider
@@ -272,11 +332,40 @@ class AnthropicStreamDecoder:
         self._usage: dict[str, int] = {}
         self._id: str | None = None
         self._model: str | None = None
+        # content-block indexes of client tool_use blocks
+        self._clients: set[int] = set()
+        # other blocks by index: the block as it started, its input JSON pieces
+        self._kept: dict[int, tuple[dict[str, Any], list[str]]] = {}
 
     @property
     def done(self) -> bool:
         """True once ``message_stop`` arrived."""
         return self._done
+
+    @property
+    def usage(self) -> Usage | None:
+        """The usage the stream has reported so far (None before ``message_start``).
+
+        A stream that fails midway has still spent these tokens: the call's
+        span records them.
+        """
+        return _usage(self._usage) if self._usage else None
+
+    @property
+    def server_blocks(self) -> list[dict[str, Any]]:
+        """The blocks that are neither text, thinking nor client tool calls.
+
+        In stream order, as the non-streamed API returns them: server and MCP
+        tool uses (``input`` assembled from the streamed JSON) and their
+        result blocks.
+        """
+        return [self._block(index) for index in sorted(self._kept)]
+
+    def _block(self, index: int) -> dict[str, Any]:
+        block, pieces = self._kept[index]
+        if pieces:
+            block = {**block, "input": parse_arguments("".join(pieces))}
+        return block
 
     def feed(self, event: SSEEvent) -> list[StreamEvent]:
         """The deltas one Messages stream event carries."""
@@ -293,7 +382,11 @@ class AnthropicStreamDecoder:
             if btype == "tool_use":
                 call_id = opt_str(block.get("id"), "tool_use.id", provider)
                 name = req_str(block.get("name"), "tool_use.name", provider)
+                self._clients.add(index)
                 return [ToolCallDelta(index=index, id=call_id, name=name)]
+            if btype not in _STREAMED_KINDS:
+                self._kept[index] = (dict(block), [])
+                return []
             text = block.get("text") if btype == "text" else block.get("thinking")
             if isinstance(text, str) and text:
                 if btype == "text":
@@ -301,6 +394,9 @@ class AnthropicStreamDecoder:
                 return [ReasoningDelta(text=text)]
         elif kind == "content_block_delta":
             return self._delta(index, req_obj(data.get("delta"), "delta", provider))
+        elif kind == "content_block_stop" and index in self._kept:
+            part = ProviderPart(provider=PART_PROVIDER, data=self._block(index))
+            return [ProviderDelta(part=part)]
         elif kind == "message_start":
             message = req_obj(data.get("message"), "message", provider)
             self._id = opt_str(message.get("id"), "message.id", provider)
@@ -325,7 +421,16 @@ class AnthropicStreamDecoder:
                 return [TextDelta(text=req_str(delta.get("text"), "text", provider))]
             case "input_json_delta":
                 partial = req_str(delta.get("partial_json"), "partial_json", provider)
-                return [ToolCallDelta(index=index, arguments=partial)]
+                if index in self._clients:
+                    return [ToolCallDelta(index=index, arguments=partial)]
+                kept = self._kept.get(index)
+                if kept is None:
+                    raise malformed(
+                        provider,
+                        f"input_json_delta for content block {index}, which did"
+                        " not start as a tool use block",
+                    )
+                kept[1].append(partial)
             case "thinking_delta":
                 text = req_str(delta.get("thinking"), "thinking", provider)
                 return [ReasoningDelta(text=text)]
@@ -354,6 +459,8 @@ class AnthropicProvider(HTTPProvider):
     ``api_key`` defaults to ``ANTHROPIC_API_KEY``; a missing key raises
     :class:`~llmgine.AuthenticationError` here, at construction.
     ``default_max_tokens`` fills the API's required ``max_tokens``.
+    ``server_tools`` are the definitions of the server tools every request
+    enables (web search, web fetch, code execution), in the API's own form.
     """
 
     def __init__(
@@ -367,12 +474,15 @@ class AnthropicProvider(HTTPProvider):
         headers: Mapping[str, str] | None = None,
         default_max_tokens: int = 4096,
         secret_headers: Iterable[str] = (),
+        server_tools: Iterable[Mapping[str, Any]] = (),
     ) -> None:
         self.__key = resolve_key(api_key, ("ANTHROPIC_API_KEY",), "anthropic")
         super().__init__(
             name="anthropic",
             base_url=base_url or "https://api.anthropic.com/v1",
-            codec=AnthropicCodec(default_max_tokens=default_max_tokens),
+            codec=AnthropicCodec(
+                default_max_tokens=default_max_tokens, server_tools=server_tools
+            ),
             client=client,
             timeout=timeout,
             retry=retry,

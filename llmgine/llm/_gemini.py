@@ -31,6 +31,7 @@ from ._types import (
     LLMResponse,
     Message,
     Part,
+    ProviderPart,
     ReasoningPart,
     Role,
     TextPart,
@@ -103,6 +104,8 @@ def _part(part: Part, names: Mapping[str, str]) -> dict[str, Any] | None:
             if signature is None:
                 return None
             return {"text": text, "thought": True, "thoughtSignature": signature}
+        case ProviderPart():
+            return None  # another provider's content: Gemini has no use for it
     raise AssertionError(f"unknown part {part!r}")  # pragma: no cover
 
 
@@ -333,8 +336,14 @@ class GeminiProvider(HTTPProvider):
     """The Gemini API.
 
     ``api_key`` defaults to ``GEMINI_API_KEY``, then ``GOOGLE_API_KEY``; a
-    missing key raises :class:`~llmgine.AuthenticationError` here.
+    missing key raises :class:`~llmgine.AuthenticationError` here. It has
+    native structured output: ``response_schema`` goes as
+    ``generationConfig.responseJsonSchema`` with ``responseMimeType``
+    ``application/json``.
     """
+
+    structured_output = True
+    """``LLMRequest.response_schema`` is enforced by the API itself."""
 
     def __init__(
         self,

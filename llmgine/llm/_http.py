@@ -30,18 +30,25 @@ from .._exceptions import (
     ProviderUnavailable,
 )
 from .._secrets import is_secret_header, register_secret, register_secret_headers
-from ._base import Codec
+from ..tracing import TraceContext, current_trace, trace_headers
+from ._base import Codec, StreamDecoder
 from ._errors import error_from_response, error_from_transport, scrub_error
 from ._retry import RetryPolicy
 from ._sse import SSEDecoder
 from ._stream import StreamAccumulator, StreamEvent
 from ._trace import StreamSpan, llm_span, record_response
-from ._types import LLMRequest, LLMResponse
+from ._types import LLMRequest, LLMResponse, Usage
 
 __all__ = ["DEFAULT_TIMEOUT", "HTTPProvider", "resolve_key"]
 
 DEFAULT_TIMEOUT = 600.0
 """Seconds one attempt may take (and a stream may stay silent) by default."""
+
+
+def _partial_usage(decoder: StreamDecoder | None) -> Usage | None:
+    """What a stream reported of its usage before it failed, if its decoder says."""
+    usage = getattr(decoder, "usage", None)
+    return usage if isinstance(usage, Usage) else None
 
 
 def resolve_key(api_key: str | None, env: tuple[str, ...], provider: str) -> str:
@@ -185,9 +192,10 @@ class HTTPProvider:
         with llm_span(self, request) as span:
             body = self._codec.encode_request(request)
             url = self._url(request, stream=False)
+            trace = current_trace.get()  # the chat span's, when tracing is on
             try:
                 raw = await self._retry.call(
-                    functools.partial(self._attempt, url, body, False)
+                    functools.partial(self._attempt, url, body, False, trace)
                 )
                 try:
                     data = _json.loads(raw.content)
@@ -214,12 +222,13 @@ class HTTPProvider:
             request = attrs.evolve(request, stream=True)
         span = StreamSpan(self, request)
         accumulator = StreamAccumulator()
+        decoder: StreamDecoder | None = None
         error: BaseException | None = None
         try:
             body = self._codec.encode_request(request)
             url = self._url(request, stream=True)
             raw = await self._retry.call(
-                functools.partial(self._attempt, url, body, True)
+                functools.partial(self._attempt, url, body, True, span.propagated)
             )
             try:
                 decoder = self._codec.stream_decoder()
@@ -259,6 +268,7 @@ class HTTPProvider:
             span.finish(
                 accumulator.response(provider=self._name) if error is None else None,
                 error,
+                usage=_partial_usage(decoder),
             )
 
     async def aclose(self) -> None:
@@ -281,15 +291,26 @@ class HTTPProvider:
         return headers
 
     async def _attempt(
-        self, url: str, body: dict[str, Any], stream: bool
+        self,
+        url: str,
+        body: dict[str, Any],
+        stream: bool,
+        trace: TraceContext | None = None,
     ) -> httpx.Response:
-        """One try: the response, read unless streaming, or a typed error."""
+        """One try: the response, read unless streaming, or a typed error.
+
+        With ``trace`` (the ``chat`` span's context, when tracing is on) the
+        request carries W3C ``traceparent`` (and ``tracestate``) for it.
+        """
         client = self._http()
+        headers = self._request_headers()
+        if trace is not None:
+            headers.update(trace_headers(trace))
         outgoing = client.build_request(
             "POST",
             url,
             content=json.dumps(body, ensure_ascii=False).encode(),
-            headers=self._request_headers(),
+            headers=headers,
             timeout=httpx.Timeout(self._timeout),
         )
         response: httpx.Response | None = None

@@ -9,6 +9,7 @@ objects ending with ``data: [DONE]``, usage in a last chunk when
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -197,10 +198,13 @@ class OpenAICodec:
             body["stop"] = list(request.stop)
         if request.response_schema is not None:
             schema = dict(request.response_schema)
-            name = schema.get("title") if isinstance(schema.get("title"), str) else None
             body["response_format"] = {
                 "type": "json_schema",
-                "json_schema": {"name": name or "response", "schema": schema},
+                "json_schema": {
+                    "name": _schema_name(schema),
+                    "schema": schema,
+                    "strict": _strict(schema),
+                },
             }
         if request.stream:
             body["stream"] = True
@@ -342,12 +346,52 @@ class OpenAIStreamDecoder:
         )
 
 
+_SCHEMA_NAME = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+def _schema_name(schema: Mapping[str, Any]) -> str:
+    """The schema's ``title`` as OpenAI names a format (``[A-Za-z0-9_-]{1,64}``)."""
+    title = schema.get("title")
+    name = _SCHEMA_NAME.sub("_", title)[:64] if isinstance(title, str) else ""
+    return name or "response"
+
+
+def _strict(schema: object) -> bool:
+    """True when OpenAI's strict mode can enforce ``schema`` as it is.
+
+    Strict mode needs every object to list all its properties as required
+    and to forbid others; a schema with optional fields is sent without it
+    (the engine still validates the reply).
+    """
+    if isinstance(schema, list):
+        return all(_strict(item) for item in schema)
+    if not isinstance(schema, Mapping):
+        return True
+    if schema.get("type") == "object" or "properties" in schema:
+        properties = schema.get("properties", {})
+        if schema.get("additionalProperties") is not False:
+            return False
+        if not isinstance(properties, Mapping):
+            return False
+        if set(schema.get("required", ())) != set(properties):
+            return False
+    return all(
+        _strict(value)
+        for key, value in schema.items()
+        if key not in ("enum", "const", "default", "examples")
+    )
+
+
 class OpenAIProvider(HTTPProvider):
     """OpenAI's Chat Completions API.
 
     ``api_key`` defaults to ``OPENAI_API_KEY``; a missing key raises
-    :class:`~llmgine.AuthenticationError` here, at construction.
+    :class:`~llmgine.AuthenticationError` here, at construction. It has
+    native structured output: ``response_schema`` goes as ``response_format``.
     """
+
+    structured_output = True
+    """``LLMRequest.response_schema`` is enforced by the API itself."""
 
     def __init__(
         self,
@@ -392,7 +436,10 @@ class OpenAICompatibleProvider(HTTPProvider):
     ``base_url`` is required (e.g. ``http://localhost:11434/v1`` for Ollama).
     ``api_key`` is optional and never read from ``OPENAI_API_KEY``, so an
     OpenAI key is not sent to another host by accident. ``name`` is what traces
-    report as ``gen_ai.provider.name``.
+    report as ``gen_ai.provider.name``. ``structured_output=True`` says the
+    server enforces ``response_format`` JSON schemas (vLLM, Ollama and
+    OpenRouter's structured-output models do); otherwise a chat engine with an
+    ``output_type`` asks for a final-result tool call instead.
     """
 
     def __init__(
@@ -407,8 +454,11 @@ class OpenAICompatibleProvider(HTTPProvider):
         headers: Mapping[str, str] | None = None,
         max_tokens_field: str = "max_tokens",
         secret_headers: Iterable[str] = (),
+        structured_output: bool = False,
     ) -> None:
         self.__key = api_key
+        self.structured_output = bool(structured_output)
+        """Whether the server enforces ``response_schema`` itself."""
         super().__init__(
             name=name,
             base_url=base_url,

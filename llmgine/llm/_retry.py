@@ -117,6 +117,23 @@ class RetryPolicy:
         *,
         before_sleep: Callable[[tenacity.RetryCallState], None] | None = None,
     ) -> T:
-        """Run ``fn`` until it succeeds, fails for good, or attempts run out."""
-        result: T = await self.retrying(before_sleep=before_sleep)(fn)
+        """Run ``fn`` until it succeeds, fails for good, or attempts run out.
+
+        The first attempt runs bare: a tenacity controller is built only once
+        it failed with an error worth retrying (most calls succeed at once,
+        and building one costs more than a trip through trio's scheduler).
+        """
+        try:
+            return await fn()
+        except Exception as exc:
+            if self.max_attempts == 1 or not self.should_retry(exc):
+                raise
+            first: list[Exception] = [exc]
+
+        async def attempt() -> T:
+            if first:  # tenacity counts the failed first attempt as its own
+                raise first.pop()
+            return await fn()
+
+        result: T = await self.retrying(before_sleep=before_sleep)(attempt)
         return result

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import inspect
+import math
+import types
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from typing import TypeAlias
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
+from typing import Any, TypeAlias
 
 import attrs
 import trio
@@ -28,10 +37,19 @@ from ._types import (
     ReasoningPart,
     TextPart,
     ToolCallPart,
+    ToolResultPart,
+    Usage,
 )
 from ._wire import dump_arguments
 
-__all__ = ["ScriptExhausted", "ScriptItem", "ScriptedProvider", "split_response"]
+__all__ = [
+    "CallLike",
+    "ScriptExhausted",
+    "ScriptItem",
+    "ScriptedProvider",
+    "estimate_usage",
+    "split_response",
+]
 
 Reply: TypeAlias = LLMResponse | str | Sequence[StreamEvent]
 ScriptItem: TypeAlias = (
@@ -45,6 +63,44 @@ ScriptItem: TypeAlias = (
 
 class ScriptExhausted(ProviderError):
     """A :class:`ScriptedProvider` was called more often than its script allows."""
+
+
+#: Marks a reply whose usage the provider estimates (``raw`` is never compared).
+_ESTIMATE: Mapping[str, Any] = types.MappingProxyType({"llmgine.scripted": "estimate"})
+#: Characters per token of the estimate (the usual rule of thumb for English).
+_CHARS_PER_TOKEN = 4
+
+CallLike: TypeAlias = ToolCallPart | tuple[str, Mapping[str, Any]]
+"""A tool call to script: a ``ToolCallPart``, or ``(name, arguments)``."""
+
+
+def _part_chars(part: object) -> int:
+    if isinstance(part, TextPart | ReasoningPart):
+        return len(part.text)
+    if isinstance(part, ToolCallPart):
+        return len(part.name) + len(dump_arguments(part.arguments))
+    if isinstance(part, ToolResultPart):
+        return len(part.content)
+    return 0
+
+
+def _tokens(chars: int) -> int:
+    return max(1, math.ceil(chars / _CHARS_PER_TOKEN))
+
+
+def estimate_usage(request: LLMRequest, reply: Message) -> Usage:
+    """Plausible token counts for ``reply`` to ``request``: about 4 characters a token.
+
+    Input counts the system prompt, every message and the tools' names,
+    descriptions and schemas; output counts the reply's text and tool calls.
+    """
+    chars = len(request.system or "")
+    for message in request.messages:
+        chars += sum(_part_chars(part) for part in message.parts)
+    for spec in request.tools:
+        chars += len(spec.name) + len(spec.description) + len(str(spec.parameters))
+    output = sum(_part_chars(part) for part in reply.parts)
+    return Usage(input_tokens=_tokens(chars), output_tokens=_tokens(output))
 
 
 def split_response(response: LLMResponse, *, chunk_size: int = 16) -> list[StreamEvent]:
@@ -101,6 +157,13 @@ class ScriptedProvider:
     async) and its result used. ``stream()`` splits a scripted response into
     deltas. Every request received is kept in :attr:`requests`; a call past the
     end of the script raises :class:`ScriptExhausted`.
+
+    :meth:`text`, :meth:`tool_call` and :meth:`tool_calls` script a reply in
+    one line. A plain string and the replies they build report plausible
+    token usage (:func:`estimate_usage`: about 4 characters a token of the
+    request in, of the reply out), and their tool calls get ids ``call_1``,
+    ``call_2``, ... in the order this provider sends them. An
+    :class:`LLMResponse` built by hand is answered with the usage it carries.
     """
 
     def __init__(
@@ -120,6 +183,7 @@ class ScriptedProvider:
             )
         self._script: deque[ScriptItem] = deque(responses)
         self._name = name
+        self._calls = 0
         self._chunk_size = chunk_size
         self.requests: list[LLMRequest] = []
         """Every request received, in order."""
@@ -150,18 +214,68 @@ class ScriptedProvider:
         """Append entries to the script."""
         self._script.extend(items)
 
+    @staticmethod
+    def text(text: str, *, usage: Usage | None = None) -> LLMResponse:
+        """A reply with ``text``; without ``usage`` the provider estimates it."""
+        return _reply([TextPart(text=text)], usage)
+
+    @staticmethod
+    def tool_call(name: str, /, **arguments: Any) -> LLMResponse:
+        """A reply calling tool ``name`` with ``arguments``.
+
+        ``ScriptedProvider.tool_call("get_weather", city="Paris")``; the call's
+        id is given when the provider sends it (``call_1``, ...).
+        """
+        return _reply([ToolCallPart(id="", name=name, arguments=arguments)], None)
+
+    @staticmethod
+    def tool_calls(
+        *calls: CallLike, text: str | None = None, usage: Usage | None = None
+    ) -> LLMResponse:
+        """A reply calling several tools in one step (they run concurrently).
+
+        Each call is ``(name, arguments)`` or a ``ToolCallPart`` (whose id is
+        kept); ``text`` goes before the calls, as models sometimes say what
+        they are about to do.
+        """
+        parts: list[TextPart | ToolCallPart] = []
+        if text is not None:
+            parts.append(TextPart(text=text))
+        for call in calls:
+            if isinstance(call, ToolCallPart):
+                parts.append(call)
+                continue
+            if (
+                not isinstance(call, tuple)
+                or len(call) != 2
+                or not isinstance(call[0], str)
+                or not isinstance(call[1], Mapping)
+            ):
+                raise ConfigurationError(
+                    "each call must be a ToolCallPart or a (name, arguments) tuple"
+                    f" (got {call!r})"
+                )
+            parts.append(ToolCallPart(id="", name=call[0], arguments=dict(call[1])))
+        if not calls:
+            raise ConfigurationError("tool_calls() needs at least one call")
+        return _reply(parts, usage)
+
     def __repr__(self) -> str:
         return f"ScriptedProvider(name={self._name!r}, remaining={self.remaining})"
 
-    async def _next(self, request: LLMRequest) -> LLMResponse | list[StreamEvent]:
-        self.requests.append(request)
-        await trio.lowlevel.checkpoint()
+    def _take(self) -> ScriptItem:
+        """The next script entry (raises :class:`ScriptExhausted` past the end)."""
         if not self._script:
             raise ScriptExhausted(
                 f"the script ran out: call {len(self.requests)} has no scripted response",
                 provider=self._name,
             )
-        item = self._script.popleft()
+        return self._script.popleft()
+
+    async def _next(self, request: LLMRequest) -> LLMResponse | list[StreamEvent]:
+        self.requests.append(request)
+        await trio.lowlevel.checkpoint()
+        item = self._take()
         if isinstance(item, BaseException):
             raise item
         if isinstance(item, type) and issubclass(item, BaseException):
@@ -173,13 +287,21 @@ class ScriptedProvider:
             result = reply(request)
             reply = await result if inspect.isawaitable(result) else result
         if isinstance(reply, str):
-            reply = LLMResponse(message=Message.assistant(reply))
+            reply = _reply([TextPart(text=reply)], None)
         if isinstance(reply, LLMResponse):
             finish = reply.finish_reason
             if finish is FinishReason.STOP and reply.tool_calls:
                 finish = FinishReason.TOOL_CALL
+            message, usage, raw = reply.message, reply.usage, reply.raw
+            if any(isinstance(p, ToolCallPart) and not p.id for p in message.parts):
+                message = attrs.evolve(message, parts=self._number(message.parts))
+            if raw is _ESTIMATE:
+                usage, raw = estimate_usage(request, message), None
             return attrs.evolve(
                 reply,
+                message=message,
+                usage=usage,
+                raw=raw,
                 provider=self._name,
                 model=reply.model or request.model,
                 finish_reason=finish,
@@ -190,6 +312,16 @@ class ScriptedProvider:
             "a script entry must give an LLMResponse, a str or a list of stream "
             f"events (got {type(reply).__name__})"
         )
+
+    def _number(self, parts: Iterable[Any]) -> list[Any]:
+        """``parts`` with an id for each tool call that has none."""
+        numbered = []
+        for part in parts:
+            if isinstance(part, ToolCallPart) and not part.id:
+                self._calls += 1
+                part = attrs.evolve(part, id=f"call_{self._calls}")
+            numbered.append(part)
+        return numbered
 
     async def complete(self, request: LLMRequest) -> LLMResponse:
         """The next scripted reply to ``request``."""
@@ -228,3 +360,12 @@ class ScriptedProvider:
     async def aclose(self) -> None:
         """Mark the provider closed (there is nothing to release)."""
         self.closed = True
+
+
+def _reply(parts: Sequence[Any], usage: Usage | None) -> LLMResponse:
+    """An assistant reply; without ``usage``, marked for the provider to estimate."""
+    return LLMResponse(
+        message=Message(role="assistant", parts=parts),
+        usage=Usage() if usage is None else usage,
+        raw=_ESTIMATE if usage is None else None,
+    )

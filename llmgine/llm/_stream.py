@@ -1,8 +1,9 @@
 """Streaming: the events a provider's ``stream()`` yields, and how to rebuild a reply.
 
 Every stream is a sequence of deltas (:class:`TextDelta`, :class:`ReasoningDelta`,
-:class:`ToolCallDelta`) ended by exactly one :class:`StreamFinish` carrying the
-finish reason, the usage and the provider's response id and model.
+:class:`ToolCallDelta`, and :class:`ProviderDelta` for whole provider-specific
+parts) ended by exactly one :class:`StreamFinish` carrying the finish reason,
+the usage and the provider's response id and model.
 :class:`StreamAccumulator` folds such a sequence back into the
 :class:`~llmgine.llm.LLMResponse` that ``complete()`` would have returned.
 """
@@ -17,6 +18,7 @@ from ._types import (
     FinishReason,
     LLMResponse,
     Part,
+    ProviderPart,
     ReasoningPart,
     TextPart,
     ToolCallPart,
@@ -27,6 +29,7 @@ from ._types import (
 from ._wire import new_call_id, parse_arguments
 
 __all__ = [
+    "ProviderDelta",
     "ReasoningDelta",
     "StreamAccumulator",
     "StreamEvent",
@@ -67,6 +70,17 @@ class ToolCallDelta:
 
 
 @attrs.frozen(kw_only=True)
+class ProviderDelta:
+    """A whole provider-specific part (an Anthropic server-tool block, say).
+
+    It comes once the provider has streamed the part completely, in its place
+    among the reply's parts.
+    """
+
+    part: ProviderPart
+
+
+@attrs.frozen(kw_only=True)
 class StreamFinish:
     """The end of a stream: why it stopped, what it cost, what answered."""
 
@@ -78,7 +92,9 @@ class StreamFinish:
     id: str | None = None
 
 
-StreamEvent: TypeAlias = TextDelta | ReasoningDelta | ToolCallDelta | StreamFinish
+StreamEvent: TypeAlias = (
+    TextDelta | ReasoningDelta | ToolCallDelta | ProviderDelta | StreamFinish
+)
 
 
 class _Call:
@@ -116,6 +132,16 @@ class _Pieces:
         return TextPart(text=text)
 
 
+class _Whole:
+    __slots__ = ("_part",)
+
+    def __init__(self, part: ProviderPart) -> None:
+        self._part = part
+
+    def part(self) -> Part:
+        return self._part
+
+
 class StreamAccumulator:
     """Folds stream events into the full :class:`LLMResponse`.
 
@@ -127,7 +153,7 @@ class StreamAccumulator:
     __slots__ = ("_calls", "_finish", "_parts")
 
     def __init__(self) -> None:
-        self._parts: list[_Pieces | _Call] = []
+        self._parts: list[_Pieces | _Call | _Whole] = []
         self._calls: dict[int, _Call] = {}
         self._finish: StreamFinish | None = None
 
@@ -148,6 +174,8 @@ class StreamAccumulator:
                     pieces.signature = signature
             case ToolCallDelta():
                 self._add_call(event)
+            case ProviderDelta(part=part):
+                self._parts.append(_Whole(part))
             case StreamFinish():
                 self._finish = event
             case _:

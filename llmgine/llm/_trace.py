@@ -21,6 +21,7 @@ from ..tracing import (
     TraceContext,
     TraceRecord,
     current_sink,
+    current_trace,
     describe_error,
     start_context,
     traced,
@@ -31,10 +32,12 @@ from ._types import (
     LLMResponse,
     Message,
     Part,
+    ProviderPart,
     ReasoningPart,
     TextPart,
     ToolCallPart,
     ToolResultPart,
+    Usage,
 )
 
 __all__ = ["ProviderInfo", "StreamSpan", "llm_span", "record_response"]
@@ -76,21 +79,29 @@ def _request_attributes(provider: ProviderInfo, request: LLMRequest) -> dict[str
     return attributes
 
 
-def _response_attributes(response: LLMResponse) -> dict[str, object]:
-    usage = response.usage
+def _usage_attributes(usage: Usage) -> dict[str, object]:
     attributes: dict[str, object] = {
-        "gen_ai.response.finish_reasons": (str(response.finish_reason),),
         "gen_ai.usage.input_tokens": usage.input_tokens,
         "gen_ai.usage.output_tokens": usage.output_tokens,
     }
     optional = (
-        ("gen_ai.response.id", response.id),
-        ("gen_ai.response.model", response.model),
         ("gen_ai.usage.cache_read.input_tokens", usage.cache_read_tokens or None),
         ("gen_ai.usage.cache_creation.input_tokens", usage.cache_write_tokens or None),
         ("gen_ai.usage.reasoning.output_tokens", usage.reasoning_tokens or None),
     )
     attributes.update((k, v) for k, v in optional if v is not None)
+    return attributes
+
+
+def _response_attributes(response: LLMResponse) -> dict[str, object]:
+    attributes: dict[str, object] = {
+        "gen_ai.response.finish_reasons": (str(response.finish_reason),),
+    }
+    attributes.update(_usage_attributes(response.usage))
+    if response.id is not None:
+        attributes["gen_ai.response.id"] = response.id
+    if response.model is not None:
+        attributes["gen_ai.response.model"] = response.model
     return attributes
 
 
@@ -124,6 +135,9 @@ def _otel_part(part: Part) -> dict[str, Any]:
                 "modality": _modality(mime),
                 "uri": url,
             }
+        case ProviderPart(provider=provider, data=data):
+            # a generic part of the GenAI message format
+            return {"type": "provider", "provider": provider, "content": dict(data)}
     raise AssertionError(f"unknown part {part!r}")  # pragma: no cover
 
 
@@ -191,6 +205,7 @@ class StreamSpan:
         "_sink",
         "_start",
         "_start_wall",
+        "propagated",
         "span",
     )
 
@@ -198,10 +213,17 @@ class StreamSpan:
         self._sink = current_sink.get()
         self._context: TraceContext | None = None
         self._parent_id: str | None = None
+        #: The context the call's HTTP requests carry (``traceparent``): this
+        #: span's, or the trace's when it is not sampled; None without tracing.
+        self.propagated: TraceContext | None = None
         if self._sink is not None:
             started = start_context(self._sink)
-            if started is not None and started[0].sampled:
-                self._context, self._parent_id = started
+            if started is None:  # inside a trace that is not sampled
+                self.propagated = current_trace.get()
+            else:
+                self.propagated = started[0]
+                if started[0].sampled:
+                    self._context, self._parent_id = started
         self.span = Span(self._context, self._parent_id)
         self._name = f"chat {request.model}"
         self._start_wall = time.time()
@@ -212,14 +234,27 @@ class StreamSpan:
             if self._content:
                 self.span.update(_content_attributes(request))
 
-    def finish(self, response: LLMResponse | None, error: BaseException | None) -> None:
-        """Emit the span, with the response or the error that ended it."""
+    def finish(
+        self,
+        response: LLMResponse | None,
+        error: BaseException | None,
+        *,
+        usage: Usage | None = None,
+    ) -> None:
+        """Emit the span, with the response or the error that ended it.
+
+        ``usage`` is what a stream that failed had reported before it did (the
+        input tokens of Anthropic's ``message_start``, say): a failed call
+        records it, since those tokens are billed all the same.
+        """
         if self._sink is None or self._context is None:
             return
         if response is not None and self.span.recording:
             self.span.update(_response_attributes(response))
             if self._content:
                 self.span.set("gen_ai.output.messages", _output_attribute(response))
+        elif usage is not None and self.span.recording:
+            self.span.update(_usage_attributes(usage))
         self._sink.emit(
             TraceRecord(
                 kind=RecordKind.LLM_CALL,

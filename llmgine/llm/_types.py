@@ -15,6 +15,7 @@ __all__ = [
     "LLMResponse",
     "Message",
     "Part",
+    "ProviderPart",
     "ReasoningPart",
     "Role",
     "TextPart",
@@ -43,6 +44,10 @@ class FinishReason(enum.StrEnum):
     TOOL_CALL = "tool_call"
     CONTENT_FILTER = "content_filter"
     ERROR = "error"
+    #: Not in the OpenTelemetry set: the provider paused a long turn (Anthropic's
+    #: ``pause_turn``, while its server tools run); send the conversation back,
+    #: the paused reply included and nothing added, and the model goes on.
+    PAUSED = "paused"
 
 
 def _role(value: Role | str) -> Role:
@@ -97,15 +102,41 @@ class ToolResultPart:
     """The result of a tool call, sent back to the model.
 
     ``name`` is the tool's name; Gemini matches results by name, so engines fill it.
+    ``usage`` is what the call itself spent on models (a tool that runs an
+    engine, say): a chat engine adds it to the turn's usage. It is never sent
+    to the model.
     """
 
     call_id: str
     content: str
     is_error: bool = False
     name: str | None = None
+    usage: Usage | None = None
 
 
-Part: TypeAlias = TextPart | ReasoningPart | BlobPart | ToolCallPart | ToolResultPart
+def _data(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"'data' must be a mapping (got {type(value).__name__})")
+    return dict(value)
+
+
+@attrs.frozen(kw_only=True)
+class ProviderPart:
+    """Content only one provider understands, kept to be sent back to it verbatim.
+
+    ``provider`` names the codec that made it (``"anthropic"``); ``data`` is the
+    block as that provider sent it (an Anthropic ``server_tool_use`` or
+    ``web_search_tool_result`` block, say). Its codec encodes it back
+    unchanged; every other codec leaves it out of the request.
+    """
+
+    provider: str
+    data: Mapping[str, Any] = attrs.field(converter=_data)
+
+
+Part: TypeAlias = (
+    TextPart | ReasoningPart | BlobPart | ToolCallPart | ToolResultPart | ProviderPart
+)
 
 
 def _parts(value: Iterable[Part]) -> tuple[Part, ...]:

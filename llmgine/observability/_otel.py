@@ -13,6 +13,20 @@ has not arrived waits for it (in a bounded buffer; on overflow, and at close,
 the oldest waiting records are released as roots). Spans get explicit start
 and end times taken from the record, so creating them late changes nothing.
 
+With the SDK's ``TracerProvider``, the spans made for records take the
+records' own ids (the handler hands them to the SDK tracer it uses, through
+that tracer's id generator), so a ``traceparent`` header llmgine sent names
+the exported span; with another provider the SDK's ids are used.
+
+Joining the caller's trace: :meth:`OtelHandler.ambient_context` reads the
+caller's current OpenTelemetry span when llmgine work starts without an
+llmgine parent (at ``ask``, ``tell``, ``execute``, or a root ``traced``) and
+remembers it. A record whose parent is such a span is made its child at once,
+so the SDK puts it in the caller's trace. :meth:`OtelHandler.propagation_headers`
+writes the headers for an llmgine span through OpenTelemetry's configured
+propagator, with the caller's ``tracestate`` and baggage when the trace joined
+one.
+
 Point events (spawned, restarted, dead letter, breaker, ...) become *span
 events* on their parent span when it has not been created yet (the usual
 case: they happen while the parent's work runs); zero-length child spans when
@@ -25,6 +39,7 @@ skipped.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -35,9 +50,10 @@ from llmgine.observability._content import (
     capture_content_from_env,
 )
 from llmgine.observability._redact import redact_record
-from llmgine.tracing import RecordKind, TraceRecord
+from llmgine.tracing import RecordKind, TraceContext, TraceRecord, make_context
 
 if TYPE_CHECKING:
+    from opentelemetry.context import Context
     from opentelemetry.metrics import MeterProvider
     from opentelemetry.trace import SpanContext, TracerProvider
     from opentelemetry.util.types import AttributeValue
@@ -101,6 +117,53 @@ def _plain(value: object) -> AttributeValue | None:
     return json.dumps(value, default=repr, ensure_ascii=False)
 
 
+def _id(text: str, digits: int) -> int:
+    """The id ``text`` names (``digits`` hex digits), or 0 when it names none."""
+    if len(text) != digits:
+        return 0
+    try:
+        return int(text, 16)
+    except ValueError:
+        return 0
+
+
+class _PresetIds:
+    """An SDK id generator that hands out the ids set just before a span starts.
+
+    Wraps the provider's own generator, which answers whenever no id was set.
+    The SDK shares one tracer per instrumentation scope, so handlers on one
+    provider share this generator: the ids set are the setting thread's own.
+    """
+
+    __slots__ = ("_base", "_local")
+
+    def __init__(self, base: Any) -> None:
+        self._base = base
+        self._local = threading.local()
+
+    def preset(self, trace_id: int, span_id: int) -> None:
+        """Hand these ids (0: none) to the next span this thread starts."""
+        local = self._local
+        local.trace_id = trace_id
+        local.span_id = span_id
+
+    def generate_trace_id(self) -> int:
+        local = self._local
+        value: int = getattr(local, "trace_id", 0)
+        local.trace_id = 0
+        return value or int(self._base.generate_trace_id())
+
+    def generate_span_id(self) -> int:
+        local = self._local
+        value: int = getattr(local, "span_id", 0)
+        local.span_id = 0
+        return value or int(self._base.generate_span_id())
+
+    def is_trace_id_random(self) -> bool:
+        check = getattr(self._base, "is_trace_id_random", None)
+        return bool(check()) if callable(check) else False
+
+
 class OtelHandler:
     """Turn records into OpenTelemetry spans, span events and GenAI metrics.
 
@@ -113,6 +176,9 @@ class OtelHandler:
     ``max_pending`` bounds the records waiting for their parent.
     ``shutdown_on_close`` shuts the providers down at close (for providers
     made just for this handler); otherwise they are only flushed.
+
+    A :class:`Tracer` with this handler joins the caller's trace: see
+    :meth:`ambient_context` and :meth:`propagation_headers`.
     """
 
     def __init__(
@@ -125,7 +191,7 @@ class OtelHandler:
         shutdown_on_close: bool = False,
     ) -> None:
         try:
-            from opentelemetry import context, metrics, trace
+            from opentelemetry import context, metrics, propagate, trace
         except ImportError as exc:
             raise ConfigurationError(
                 "OtelHandler needs OpenTelemetry, which is not installed:"
@@ -137,6 +203,7 @@ class OtelHandler:
             )
         self._trace = trace
         self._context = context
+        self._propagate = propagate
         self.tracer_provider = tracer_provider or trace.get_tracer_provider()
         self.meter_provider = meter_provider or metrics.get_meter_provider()
         #: Whether this handler asked for content (the Tracer applies the switch).
@@ -144,6 +211,16 @@ class OtelHandler:
         self.max_pending = max_pending
         self.shutdown_on_close = shutdown_on_close
         self._tracer = self.tracer_provider.get_tracer("llmgine", schema_url=SCHEMA_URL)
+        # An SDK tracer takes its ids from its id generator: the "llmgine"
+        # tracer gets one that hands out the records' ids, so exported spans
+        # carry them (handlers on one provider share that tracer, and it).
+        self._ids: _PresetIds | None = None
+        base_ids = getattr(self._tracer, "id_generator", None)
+        if isinstance(base_ids, _PresetIds):
+            self._ids = base_ids
+        elif callable(getattr(base_ids, "generate_span_id", None)):
+            self._ids = _PresetIds(base_ids)
+            setattr(self._tracer, "id_generator", self._ids)  # noqa: B010
         meter = self.meter_provider.get_meter("llmgine", schema_url=SCHEMA_URL)
         self._token_usage = meter.create_histogram(
             "gen_ai.client.token.usage",
@@ -168,11 +245,75 @@ class OtelHandler:
         # our parent span id -> records waiting for that parent
         self._pending: dict[str, list[TraceRecord]] = {}
         self._held = 0
+        # the caller's spans read by ambient_context (span id -> its context),
+        # and the caller's OpenTelemetry context by trace id (for propagation)
+        self._foreign: dict[str, SpanContext] = {}
+        self._joined: dict[str, Context] = {}
 
     @property
     def held(self) -> int:
         """How many records are waiting for their parent span."""
         return self._held
+
+    def ambient_context(self) -> TraceContext | None:
+        """The caller's current OpenTelemetry span as a parent for llmgine work.
+
+        None when there is no valid current span. The span is remembered (a
+        bounded number of them), so records whose parent it is are made its
+        children, in the caller's trace, and :meth:`propagation_headers` can
+        carry its ``tracestate`` and baggage on.
+        """
+        current = self._context.get_current()
+        span_context = self._trace.get_current_span(current).get_span_context()
+        if not span_context.is_valid:
+            return None
+        trace_id = format(span_context.trace_id, "032x")
+        span_id = format(span_context.span_id, "016x")
+        foreign = self._foreign
+        foreign.pop(span_id, None)  # read last, evicted last
+        foreign[span_id] = span_context
+        if len(foreign) > self._created_limit:
+            del foreign[next(iter(foreign))]
+        # The caller's context with its span replaced by a light stand-in:
+        # baggage and tracestate are kept, the caller's span object is not.
+        joined = self._joined
+        joined.pop(trace_id, None)  # newest last: evicted last
+        joined[trace_id] = self._trace.set_span_in_context(
+            self._trace.NonRecordingSpan(span_context), current
+        )
+        if len(joined) > self._created_limit:
+            del joined[next(iter(joined))]
+        return make_context(trace_id, span_id, span_context.trace_flags.sampled)
+
+    def propagation_headers(self, context: TraceContext) -> dict[str, str]:
+        """The headers that carry ``context`` to another service.
+
+        Written by OpenTelemetry's configured propagator (W3C ``traceparent``,
+        ``tracestate`` and ``baggage`` by default), from the caller's
+        OpenTelemetry context when ``context``'s trace joined one.
+        """
+        trace = self._trace
+        base = self._joined.get(context.trace_id)
+        if base is None:
+            base = self._context.Context()
+            state = trace.TraceState()
+        else:
+            state = trace.get_current_span(base).get_span_context().trace_state
+        span_context = trace.SpanContext(
+            int(context.trace_id, 16),
+            int(context.span_id, 16),
+            is_remote=False,
+            trace_flags=trace.TraceFlags(
+                trace.TraceFlags.SAMPLED if context.sampled else trace.TraceFlags.DEFAULT
+            ),
+            trace_state=state,
+        )
+        carrier: dict[str, str] = {}
+        self._propagate.inject(
+            carrier,
+            context=trace.set_span_in_context(trace.NonRecordingSpan(span_context), base),
+        )
+        return carrier
 
     def handle(self, records: Sequence[TraceRecord]) -> None:
         """Record metrics, and create spans for every record whose parent is known."""
@@ -206,7 +347,7 @@ class OtelHandler:
             if record.duration is not None or record.kind in _ALERTS:
                 self._create(record, None)
             return
-        parent_context = self._created.get(parent)
+        parent_context = self._created.get(parent) or self._foreign.get(parent)
         if parent_context is not None:
             self._create(record, parent_context)
             return
@@ -245,6 +386,9 @@ class OtelHandler:
             else:
                 ctx = trace.set_span_in_context(trace.NonRecordingSpan(parent))
             start = _ns(record.at)
+            ids = self._ids
+            if ids is not None and record.span_id not in self._created:
+                ids.preset(_id(record.trace_id, 32), _id(record.span_id, 16))
             span = self._tracer.start_span(
                 self._span_name(record),
                 context=ctx,
@@ -258,6 +402,8 @@ class OtelHandler:
                 record_exception=False,
                 set_status_on_exception=False,
             )
+            if ids is not None:  # a child takes no trace id: forget the unused one
+                ids.preset(0, 0)
             for event in waiting:
                 if event.duration is None:
                     span.add_event(

@@ -144,6 +144,13 @@ class Tracer:
     ``capture_content`` is None, the default). Otherwise handlers get records
     without them.
 
+    With an :class:`~llmgine.observability.OtelHandler` among the handlers
+    (``joins_ambient`` is then true), work that starts without an llmgine
+    parent joins the caller's current OpenTelemetry span, read in the
+    caller's task at ``ask``, ``tell``, ``execute`` or a root ``traced``; the
+    caller's sampling decision then holds for it. Provider requests carry the
+    ``traceparent`` of their ``chat`` span (:func:`llmgine.tracing.trace_headers`).
+
     Records dropped because the tracer was full are reported to the handlers
     as a ``tracer.dropped`` record (attribute ``llmgine.tracer.dropped``: how
     many since the last report) at most once every
@@ -151,6 +158,7 @@ class Tracer:
     """
 
     __slots__ = (
+        "_ambient",
         "_batch_size",
         "_capacity",
         "_closed",
@@ -169,6 +177,7 @@ class Tracer:
         "_token",
         "_wake",
         "capture_content",
+        "joins_ambient",
         "open_spans",
         "sample_bound",
         "sample_ratio",
@@ -223,6 +232,17 @@ class Tracer:
         self._closed = False
         #: Spans open now in the system's tasks (kept by the runtime).
         self.open_spans = 0
+        # The handlers that read the caller's ambient trace (OpenTelemetry's
+        # current span), with their index: fixed here, so the hot paths test
+        # one attribute (joins_ambient) to know whether to ask.
+        self._ambient: tuple[tuple[int, TraceHandler], ...] = tuple(
+            (index, handler)
+            for index, handler in enumerate(self._handlers)
+            if callable(getattr(handler, "ambient_context", None))
+        )
+        #: True when a handler reads the caller's ambient trace context: work
+        #: that starts without an llmgine parent then joins the caller's trace.
+        self.joins_ambient: bool = bool(self._ambient)
         self._system: object = None
         self._token: trio.lowlevel.TrioToken | None = None
         self._wake: trio.Event | None = None
@@ -236,6 +256,46 @@ class Tracer:
     def records_content(self) -> bool:
         """True when some handler may see content: producers attach it only then."""
         return self.capture_content or any(map(handler_captures, self._handlers))
+
+    def ambient_context(self) -> TraceContext | None:
+        """The caller's current span in another tracing system, or None.
+
+        Asks every handler that reads one (an
+        :class:`~llmgine.observability.OtelHandler` reads the current
+        OpenTelemetry span, and remembers it as a parent it did not create);
+        the first answer wins. Called in the caller's task, where ``ask``,
+        ``tell`` or a span without an llmgine parent starts. Never raises: a
+        failing handler is counted as a handler error.
+        """
+        found: TraceContext | None = None
+        for index, handler in self._ambient:
+            try:
+                context = handler.ambient_context()  # type: ignore[attr-defined]
+            except Exception:
+                self._handler_failed(index, handler, "ambient_context")
+                continue
+            if found is None and isinstance(context, TraceContext):
+                found = context
+        return found
+
+    def propagation_headers(self, context: TraceContext) -> dict[str, str] | None:
+        """The headers a handler writes to carry ``context`` to another service.
+
+        None when no handler writes them (then ``traceparent`` is written by
+        :func:`llmgine.tracing.trace_headers` itself). Never raises.
+        """
+        for index, handler in self._ambient:
+            write = getattr(handler, "propagation_headers", None)
+            if write is None:
+                continue
+            try:
+                headers = write(context)
+            except Exception:
+                self._handler_failed(index, handler, "propagation_headers")
+                continue
+            if headers is not None:
+                return {str(k): str(v) for k, v in headers.items()}
+        return None
 
     def emit(self, record: TraceRecord) -> None:
         """Take ``record`` without waiting; count it as dropped when full.

@@ -13,21 +13,21 @@ import functools
 import inspect
 import json
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
 import trio
 
-from .._exceptions import ToolError
-from ..actors import ActorRef, Mailbox
+from .._exceptions import ConfigurationError, ToolError
+from ..actors import ActorRef, Backoff, Mailbox, SupervisorRef
 from ..llm import ToolResultPart, ToolSpec
-from ._mcp_actor import (
-    MCPServerActor,
-    MCPTransport,
-    Request,
-    StartStatus,
-)
+from ._mcp_actor import MCPServerActor, Request
+from ._mcp_client import ClientOptions, ElicitationCallback, MCPSampling, check_roots
+from ._mcp_content import content
+from ._mcp_health import DEFAULT_BACKOFF, ServerState, outage_strategy
+from ._mcp_progress import ProgressCallback, progress_handler
+from ._mcp_transport import MCPTransport
 from ._tool import check_timeout
 
 __all__ = [
@@ -40,6 +40,10 @@ __all__ = [
 _INVALID = re.compile(r"[^A-Za-z0-9_-]")
 #: JSON-RPC "connection closed", as the mcp client reports a transport that ended.
 _CONNECTION_CLOSED = -32000
+#: The name of a server's actor under the supervisor of its own.
+CONNECTION = "connection"
+
+Progress = Callable[[float, "float | None", "str | None"], Awaitable[None]]
 
 
 def _wire(model: Any) -> dict[str, Any]:
@@ -48,42 +52,35 @@ def _wire(model: Any) -> dict[str, Any]:
     return data
 
 
-def _content(result: Mapping[str, Any]) -> str:
-    """A ``tools/call`` result's content as the text sent back to the model."""
-    texts: list[str] = []
-    for block in result.get("content") or ():
-        kind = block.get("type")
-        if kind == "text":
-            texts.append(str(block.get("text", "")))
-        elif kind == "resource" and "text" in block.get("resource", {}):
-            texts.append(str(block["resource"]["text"]))
-        elif kind in ("image", "audio"):
-            texts.append(f"[{kind} {block.get('mimeType', '')}]".replace(" ]", "]"))
-        else:
-            texts.append(json.dumps(block, ensure_ascii=False))
-    if not texts and result.get("structuredContent") is not None:
-        return json.dumps(result["structuredContent"], ensure_ascii=False)
-    return "\n".join(texts)
-
-
 async def _call_tool(
-    name: str, arguments: dict[str, Any], session: Any
+    name: str,
+    arguments: dict[str, Any],
+    session: Any,
+    on_progress: Progress | None = None,
 ) -> ToolResultPart:
     from mcp.shared import exceptions
 
     errors: Any = exceptions  # MCPError in mcp 2, McpError in mcp 1
     mcp_error: type[Exception] = getattr(errors, "MCPError", None) or errors.McpError
     try:
-        result = _wire(await session.call_tool(name, arguments))
+        if on_progress is None:
+            answer = await session.call_tool(name, arguments)
+        else:
+            answer = await session.call_tool(
+                name, arguments, progress_callback=on_progress
+            )
+        result = _wire(answer)
     except mcp_error as exc:
         error: Any = exc
         code, text = error.error.code, error.error.message
         if code == _CONNECTION_CLOSED:
             text = f"the MCP server closed the connection during the call ({text})"
         return ToolResultPart(call_id="", content=text, is_error=True, name=name)
-    content = _content(result)
     return ToolResultPart(
-        call_id="", content=content, is_error=bool(result.get("isError")), name=name
+        call_id="",
+        content=content(result),
+        is_error=bool(result.get("isError")),
+        name=name,
     )
 
 
@@ -173,9 +170,22 @@ class MCPTool:
         return dict(arguments)
 
     async def invoke(self, values: Mapping[str, Any]) -> ToolResultPart:
-        """Call the tool on the server; its error results come back with ``is_error``."""
-        op = functools.partial(_call_tool, self.remote_name, dict(values))
-        result: ToolResultPart = await self._server.request(op)
+        """Call the tool on the server; its error results come back with ``is_error``.
+
+        While the server is down (reconnecting) the call is not sent: the
+        result is at once an error saying so.
+        """
+        server = self._server
+        on_progress = progress_handler(server.ref.path, self.name, server.on_progress)
+        op = functools.partial(
+            _call_tool, self.remote_name, dict(values), on_progress=on_progress
+        )
+        try:
+            result: ToolResultPart = await server.request(op)
+        except ToolError as exc:  # the server is down, or went down meanwhile
+            return ToolResultPart(
+                call_id="", content=str(exc), is_error=True, name=self.name
+            )
         return result
 
 
@@ -186,12 +196,32 @@ class MCPServerRef:
     the server again. Refs stay valid across restarts of the server.
     """
 
-    __slots__ = ("_tools", "prefix", "ref", "timeout")
+    __slots__ = (
+        "_state",
+        "_supervisor",
+        "_tools",
+        "on_progress",
+        "prefix",
+        "ref",
+        "timeout",
+    )
 
-    def __init__(self, ref: ActorRef, *, prefix: str = "", timeout: float | None = None):
+    def __init__(
+        self,
+        ref: ActorRef,
+        *,
+        prefix: str = "",
+        timeout: float | None = None,
+        state: ServerState | None = None,
+        supervisor: SupervisorRef | None = None,
+        on_progress: ProgressCallback | None = None,
+    ):
         self.ref = ref
         self.prefix = prefix
         self.timeout = timeout
+        self.on_progress = on_progress
+        self._state = state
+        self._supervisor = supervisor
         self._tools: tuple[MCPTool, ...] = ()
 
     def __repr__(self) -> str:
@@ -201,6 +231,16 @@ class MCPServerRef:
     def tools(self) -> tuple[MCPTool, ...]:
         """The server's tools, as of the last listing."""
         return self._tools
+
+    @property
+    def available(self) -> bool:
+        """Whether the server is connected now (False during an outage)."""
+        return self._state is None or self._state.available
+
+    @property
+    def supervisor(self) -> SupervisorRef | None:
+        """The server's own supervisor, or None when spawned without one."""
+        return self._supervisor
 
     def specs(self) -> tuple[ToolSpec, ...]:
         """The tools' specs, as of the last listing."""
@@ -215,22 +255,38 @@ class MCPServerRef:
         )
         return self._tools
 
+    def unavailable(self) -> ToolError | None:
+        """The error a request gets now because the server is down, if it is."""
+        state = self._state
+        if state is None or state.available or not self.ref.statistics().running:
+            return None  # up, or stopped for good (the ask says so)
+        return state.unavailable()
+
     async def request(self, op: Callable[[Any], Awaitable[Any]]) -> Any:
         """Run ``await op(session)`` with the server's ``mcp.ClientSession``.
 
         The escape hatch to the rest of MCP (resources, prompts): ``op`` runs in
-        the task that owns the session; its exception is raised here.
+        the task that owns the session; its exception is raised here. During an
+        outage this raises ``ToolError`` at once, and nothing is sent.
         """
+        down = self.unavailable()
+        if down is not None:
+            raise down
         return await self.ref.ask(Request(op))
 
     async def stop(self) -> None:
         """Stop the actor for good, which stops the server."""
         await self.ref.stop()
+        if self._supervisor is not None:
+            await self._supervisor.stop()
 
 
 def _tool_name(prefix: str, name: str) -> str:
     """A name every provider accepts: letters, digits, ``_`` and ``-``, at most 64."""
     return _INVALID.sub("_", prefix + name)[:64]
+
+
+_DEFAULT: Any = DEFAULT_BACKOFF
 
 
 async def spawn_mcp_server(
@@ -243,40 +299,78 @@ async def spawn_mcp_server(
     connect_timeout: float = 10.0,
     max_in_flight: int = 64,
     mailbox: Mailbox | None = None,
+    backoff: Backoff | None = _DEFAULT,
+    ping_interval: float | None = 30.0,
+    roots: Iterable[str] | Mapping[str, str] | None = None,
+    sampling: MCPSampling | None = None,
+    elicitation: ElicitationCallback | None = None,
+    on_progress: ProgressCallback | None = None,
     **options: Any,
 ) -> MCPServerRef:
     """Spawn an :class:`MCPServerActor`, list its tools, and return its ref.
 
     ``spawner`` is an ``ActorSystem``, a ``SupervisorRef`` or an actor's
-    ``context``; ``options`` (``restart``, ``breaker``) go to its ``spawn``.
-    ``prefix`` is put before every tool name (for two servers with the same
-    names); ``timeout`` is the tools' call timeout (None: the registry's).
+    ``context``; ``options`` (``restart``, ``breaker``) go to the actor's
+    ``spawn``. ``prefix`` is put before every tool name (for two servers with
+    the same names); ``timeout`` is the tools' call timeout (None: the
+    registry's).
+
+    The actor (``connection``) runs under a supervisor of its own, named
+    ``name``, that restarts it after ``backoff`` and never gives up on an
+    outage, so a server that goes away never exhausts the supervisor above
+    (``backoff=None``: the actor, named ``name``, goes straight under
+    ``spawner``). A ``ping`` every ``ping_interval`` seconds notices an idle
+    outage (None: no pings). ``roots``, ``sampling`` and ``elicitation`` are the
+    client capabilities offered to the server; ``on_progress`` is told of the
+    tools' progress notifications.
 
     As with OTP's ``start_child``, a server whose first start fails is not left
     to its supervisor: the actor is stopped and :class:`~llmgine.ToolError`
-    raised here, naming the cause (a wrong command, an unreachable URL). Once
-    started, a server that dies is restarted by its supervisor.
+    raised here, naming the cause (a wrong command, an unreachable URL).
     """
     check_timeout(timeout)
-    status = StartStatus()
+    if on_progress is not None and not callable(on_progress):
+        raise ConfigurationError(
+            f"'on_progress' must be a callable (got {on_progress!r})"
+        )
+    strategy = None if backoff is None else outage_strategy(backoff)
+    client = ClientOptions(
+        roots=check_roots(roots), sampling=sampling, elicitation=elicitation
+    )
+    state = ServerState()
     factory = functools.partial(
         MCPServerActor,
         transport,
         connect_timeout=connect_timeout,
         max_in_flight=max_in_flight,
-        status=status,
+        ping_interval=ping_interval,
+        client=client,
+        state=state,
     )
     factory()  # check the options now, not at the first restart
     if mailbox is not None:
         options["mailbox"] = mailbox
-    ref: ActorRef = await spawner.spawn(factory, name=name, **options)
-    await status.settled.wait()
-    if status.error is not None:
-        with trio.CancelScope(shield=True):
-            await ref.stop()
-        raise ToolError(str(status.error)) from status.error.__cause__
-    server = MCPServerRef(ref, prefix=prefix, timeout=timeout)
-    await server.list_tools()
+    supervisor: SupervisorRef | None = None
+    if strategy is not None:
+        supervisor = await spawner.spawn_supervisor(name, strategy=strategy)
+        spawner, name = supervisor, CONNECTION
+    try:
+        # A first start that fails raises here (its ToolError names the cause).
+        ref: ActorRef = await spawner.spawn(factory, name=name, **options)
+        server = MCPServerRef(
+            ref,
+            prefix=prefix,
+            timeout=timeout,
+            state=state,
+            supervisor=supervisor,
+            on_progress=on_progress,
+        )
+        await server.list_tools()
+    except BaseException:
+        if supervisor is not None:
+            with trio.CancelScope(shield=True):
+                await supervisor.stop()
+        raise
     return server
 
 

@@ -8,151 +8,59 @@ the ``ClientSession``) must be entered and left in one task. So the actor does
 not hold them across its hooks: ``on_start`` starts a *host* task in the system
 nursery that opens the transport and the session, initializes it, and then runs
 the actor's requests in a nursery of its own until ``on_stop`` cancels it or the
-connection ends. The host watches the transport's read stream: when it ends (the
-server process died) or the transport fails (an HTTP request could not be
-made), the host tells the actor, which raises, so its supervisor restarts it and
-the new incarnation connects afresh. Requests sent meanwhile wait in the
-mailbox, which outlives restarts.
+connection ends. The host watches the connection: the transport's read stream
+ending (the server process died), the transport failing (an HTTP request could
+not be made), or a periodic ``ping`` going unanswered (an idle outage) ends it.
+The actor then answers what waits in its mailbox at once with an error and
+fails, so its supervisor restarts it (with a backoff) and the new incarnation
+connects afresh. An incarnation that cannot reconnect does the same.
 """
 
 from __future__ import annotations
 
 import contextlib
-import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from contextlib import asynccontextmanager
-from typing import Any, TextIO
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import attrs
 import trio
 
 from .._exceptions import ActorStopped, ConfigurationError, MailboxFull, ToolError
-from ..actors import Actor, Deferred, Failure, Priority
+from ..actors import Actor, Deferred, Failure
+from ._mcp_client import ClientOptions, session_callbacks
+from ._mcp_health import ServerState
+from ._mcp_transport import (
+    HttpErrors,
+    MCPHttp,
+    MCPStdio,
+    MCPTransport,
+    import_mcp,
+    open_transport,
+)
 from ._tool import check_timeout
 
-__all__ = [
-    "MCPHttp",
-    "MCPServerActor",
-    "MCPStdio",
-    "MCPTransport",
-    "Op",
-    "Request",
-    "StartStatus",
-    "import_mcp",
-]
-
-_INSTALL = "MCP support needs the 'mcp' package: pip install 'llmgine[mcp]'"
-
-
-def import_mcp() -> Any:
-    """The ``mcp`` package, or a ``ConfigurationError`` saying how to install it."""
-    try:
-        import mcp
-    except ImportError as exc:
-        raise ConfigurationError(_INSTALL) from exc
-    return mcp
-
-
-def _text(_: object, attribute: attrs.Attribute[str], value: object) -> None:
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigurationError(
-            f"{attribute.name!r} must be a non-empty str (got {value!r})"
-        )
-
-
-def _url(_: object, attribute: attrs.Attribute[str], value: object) -> None:
-    if not isinstance(value, str) or not value.startswith(("http://", "https://")):
-        raise ConfigurationError(
-            f"'url' must be an http:// or https:// URL (got {value!r})"
-        )
-
-
-def _strings(values: Iterable[str]) -> tuple[str, ...]:
-    return tuple(values)
-
-
-@attrs.frozen(kw_only=True)
-class MCPStdio:
-    """An MCP server started as a subprocess, speaking JSON-RPC over stdin/stdout.
-
-    ``env`` is added to a minimal inherited environment (``PATH``, ``HOME``, ...);
-    the server's stderr goes to ``errlog`` (default: ``sys.stderr``).
-    """
-
-    command: str = attrs.field(validator=_text)
-    args: tuple[str, ...] = attrs.field(default=(), converter=_strings)
-    env: Mapping[str, str] | None = attrs.field(default=None, hash=False)
-    cwd: str | None = None
-    errlog: TextIO | None = attrs.field(default=None, eq=False)
-
-
-@attrs.frozen(kw_only=True)
-class MCPHttp:
-    """An MCP server reached over streamable HTTP at ``url``.
-
-    ``headers`` go with every request (``Authorization``, say).
-    """
-
-    url: str = attrs.field(validator=_url)
-    headers: Mapping[str, str] = attrs.field(factory=dict, hash=False)
-
-
-MCPTransport = MCPStdio | MCPHttp
-
-
-@asynccontextmanager
-async def _open_transport(transport: MCPTransport) -> AsyncIterator[tuple[Any, Any]]:
-    """The transport's (read, write) streams, for the mcp versions we support."""
-    if isinstance(transport, MCPStdio):
-        from mcp.client.stdio import StdioServerParameters, stdio_client
-
-        params = StdioServerParameters(
-            command=transport.command,
-            args=list(transport.args),
-            env=None if transport.env is None else dict(transport.env),
-            cwd=transport.cwd,
-        )
-        errlog = sys.stderr if transport.errlog is None else transport.errlog
-        async with stdio_client(params, errlog=errlog) as streams:
-            yield streams[0], streams[1]
-    else:
-        async with _open_http(transport) as streams:
-            yield streams
-
-
-@asynccontextmanager
-async def _open_http(transport: MCPHttp) -> AsyncIterator[tuple[Any, Any]]:
-    from mcp.client import streamable_http
-
-    headers = dict(transport.headers)
-    current: Any = getattr(streamable_http, "streamable_http_client", None)
-    if current is None:  # pragma: no cover - mcp 1 before streamable_http_client
-        legacy: Any = getattr(streamable_http, "streamablehttp_client")  # noqa: B009
-        async with legacy(transport.url, headers=headers) as streams:
-            yield streams[0], streams[1]
-    else:  # headers go on the HTTP client
-        from mcp.shared._httpx_utils import create_mcp_http_client
-
-        async with (
-            create_mcp_http_client(headers=headers) as client,
-            current(transport.url, http_client=client) as streams,
-        ):
-            yield streams[0], streams[1]
+__all__ = ["MCPServerActor", "Op", "Request"]
 
 
 class _Watched:
     """A transport's read stream; its end means the connection ended."""
 
-    def __init__(self, stream: Any, on_end: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        stream: Any,
+        on_end: Callable[[], None],
+        explain: Callable[[Any], Any] = lambda item: item,
+    ) -> None:
         self._stream = stream
         self._on_end = on_end
+        self._explain = explain
 
     def __getattr__(self, name: str) -> Any:  # last_context, statistics, ...
         return getattr(self._stream, name)
 
     async def receive(self) -> Any:
         try:
-            return await self._stream.receive()
+            return self._explain(await self._stream.receive())
         except Exception:
             self._on_end()
             raise
@@ -162,7 +70,7 @@ class _Watched:
 
     async def __anext__(self) -> Any:
         try:
-            return await self._stream.__anext__()
+            return self._explain(await self._stream.__anext__())
         except Exception:  # StopAsyncIteration included
             self._on_end()
             raise
@@ -191,17 +99,6 @@ class _Lost:
     sender: object
 
 
-class StartStatus:
-    """Shared by a server's incarnations: how the last start went."""
-
-    __slots__ = ("error", "settled")
-
-    def __init__(self) -> None:
-        self.error: BaseException | None = None
-        #: Set once the first incarnation has started, or failed to.
-        self.settled = trio.Event()
-
-
 def _describe(exc: BaseException) -> str:
     while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
         exc = exc.exceptions[0]
@@ -209,15 +106,25 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def _check_interval(value: object) -> float | None:
+    if value is None:
+        return None
+    check_timeout(value, "ping_interval")
+    return float(value)  # type: ignore[arg-type]
+
+
 class MCPServerActor(Actor):
     """One MCP server connection as an actor; see :func:`spawn_mcp_server`.
 
     A connection that ends (the server process died, an HTTP request to it
-    failed) fails the actor, so its supervisor restarts it, and the restart
-    starts the server again. A start that fails (the command does not exist, no
-    handshake within ``connect_timeout`` seconds) fails it the same way;
-    :func:`spawn_mcp_server` reports a failed *first* start to its caller instead.
-    ``max_in_flight`` bounds the requests running at once.
+    failed, a ``ping`` sent every ``ping_interval`` seconds went unanswered for
+    ``connect_timeout`` seconds) fails the actor, so its supervisor restarts
+    it, and the restart connects again. Requests waiting in the mailbox then,
+    and requests made until a connection is back, get an error at once. A start
+    that fails (the command does not exist, no handshake within
+    ``connect_timeout`` seconds) fails it the same way; :func:`spawn_mcp_server`
+    reports a failed *first* start to its caller instead. ``max_in_flight``
+    bounds the requests running at once.
     """
 
     def __init__(
@@ -226,7 +133,9 @@ class MCPServerActor(Actor):
         *,
         connect_timeout: float = 10.0,
         max_in_flight: int = 64,
-        status: StartStatus | None = None,
+        ping_interval: float | None = 30.0,
+        client: ClientOptions | None = None,
+        state: ServerState | None = None,
     ) -> None:
         import_mcp()
         if not isinstance(transport, MCPStdio | MCPHttp):
@@ -245,29 +154,38 @@ class MCPServerActor(Actor):
             )
         self._transport = transport
         self._connect_timeout = float(connect_timeout)
+        self._ping_interval = _check_interval(ping_interval)
+        self._client = ClientOptions() if client is None else client
         self._slots = trio.Semaphore(max_in_flight)
-        self._status = StartStatus() if status is None else status
+        self._state = ServerState() if state is None else state
         self._scope = trio.CancelScope()
         self._done: trio.Event | None = None
         self._session: Any = None
         self._calls: trio.Nursery | None = None
         self._started = False
         self._lost: ToolError | None = None
+        self._told = False
         self._ending = trio.Event()
 
     async def on_start(self) -> None:
+        state = self._state
+        state.path = self.context.path
         self._done = trio.Event()
         try:
             await self.context.system.nursery.start(self._host)
         except Exception as exc:
-            error = ToolError(
-                f"MCP server {self.context.path} did not start: {_describe(exc)}"
-            )
-            self._status.error = error
-            self._status.settled.set()
-            raise error from exc
-        self._status.error = None
-        self._status.settled.set()
+            reason = f"did not start: {_describe(exc)}"
+            error = ToolError(f"MCP server {self.context.path} {reason}")
+            state.down(reason)
+            if not state.started:  # the first start: spawn reports it
+                raise error from exc
+            # A reconnection that failed: answer what waits, then fail (and so
+            # be restarted after the supervisor's backoff).
+            self._started = True
+            self._end(exc, reason=reason)
+            return
+        state.started = True
+        state.up()
 
     async def on_stop(self) -> None:
         self._scope.cancel()
@@ -276,10 +194,15 @@ class MCPServerActor(Actor):
 
     async def receive(self, message: object) -> object:
         """Admit a request for the session; its outcome answers the ask when ready."""
-        if self._lost is not None:
-            raise self._lost  # restart me: the connection is gone
         if isinstance(message, _Lost):
-            return None  # from an earlier incarnation
+            if message.sender is self:  # what waited before it is answered
+                self.context.start_soon(self._fail)
+            return None  # or from an earlier incarnation
+        if self._lost is not None:
+            if not self._told:  # the mailbox was full: fail after this message
+                self._told = True
+                self.context.start_soon(self._fail)
+            return Failure(self._state.unavailable())
         if not isinstance(message, Request):
             kind = type(message).__name__
             return Failure(ToolError(f"an MCPServerActor takes no {kind} messages"))
@@ -291,15 +214,22 @@ class MCPServerActor(Actor):
         calls.start_soon(self._run, message.op, self._session, deferred)
         return deferred
 
+    async def _fail(self) -> None:
+        """Fail this incarnation (no message is lost), so that it is restarted."""
+        assert self._lost is not None
+        raise self._lost
+
     async def _host(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         from mcp import ClientSession
 
         started = False
+        callbacks = session_callbacks(self._client, self.context.path)
+        errors = HttpErrors(getattr(self._transport, "auth", None))
         try:
             with self._scope:
-                async with _open_transport(self._transport) as (read, write):
-                    watched = _Watched(read, self._end)
-                    async with ClientSession(watched, write) as session:
+                async with open_transport(self._transport, errors) as (read, write):
+                    watched = _Watched(read, self._end, errors.explain)
+                    async with ClientSession(watched, write, **callbacks) as session:
                         with trio.fail_after(self._connect_timeout):
                             await session.initialize()
                         try:
@@ -307,6 +237,8 @@ class MCPServerActor(Actor):
                                 self._session, self._calls = session, calls
                                 task_status.started()
                                 started = self._started = True
+                                if self._ping_interval is not None:
+                                    calls.start_soon(self._ping, session)
                                 await self._ending.wait()
                                 calls.cancel_scope.cancel()
                         finally:
@@ -320,19 +252,38 @@ class MCPServerActor(Actor):
             assert self._done is not None
             self._done.set()
 
-    def _end(self, error: BaseException | None = None) -> None:
+    async def _ping(self, session: Any) -> None:
+        """Notice an idle outage: a ping unanswered within ``connect_timeout`` ends it."""
+        assert self._ping_interval is not None
+        while True:
+            await trio.sleep(self._ping_interval)
+            try:
+                with trio.fail_after(self._connect_timeout):
+                    await session.send_ping()
+            except Exception as exc:
+                self._end(exc, reason=f"ping failed: {_describe(exc)}")
+                return
+
+    def _end(self, error: BaseException | None = None, *, reason: str = "") -> None:
         """The connection ended: fail the actor, so that its supervisor restarts it."""
         if self._lost is not None and self._lost.__cause__ is None:
             self._lost.__cause__ = error  # the transport's error came after its end
         if not self._started or self._lost is not None or self._scope.cancel_called:
             return  # not started yet (on_start fails), already ended, or stopping
+        if not reason:
+            reason = "the connection ended"
+            if error is not None:
+                reason += f": {_describe(error)}"
+        self._state.down(reason)
         lost = ToolError(f"the connection to MCP server {self.context.path} ended")
         lost.__cause__ = error
         self._lost = lost
         self._ending.set()
-        # If this cannot be queued, the next message finds self._lost instead.
+        # Behind what waits in the mailbox, which is answered first. If it cannot
+        # be queued, the next message fails the actor instead.
         with contextlib.suppress(MailboxFull, ActorStopped):
-            self.context.ref.tell_nowait(_Lost(self), priority=Priority.HIGH)
+            self.context.ref.tell_nowait(_Lost(self))
+            self._told = True
 
     async def _run(self, op: Op, session: Any, deferred: Deferred) -> None:
         finished = False

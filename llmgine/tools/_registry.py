@@ -6,6 +6,7 @@ import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, ParamSpec, Protocol, TypeVar, overload, runtime_checkable
 
+import attrs
 import trio
 
 from .._exceptions import ToolError
@@ -224,8 +225,13 @@ class ToolRegistry:
             return failed(message, trio.TooSlowError(message), "timeout")
         if isinstance(value, ToolResultPart):  # the tool answers for itself (MCP)
             if value.is_error:
-                return failed(value.content, ToolError(value.content), "tool_error")
-            part = ToolResultPart(call_id=call.id, content=value.content, name=call.name)
+                part, error, kind = failed(
+                    value.content, ToolError(value.content), "tool_error"
+                )
+                return attrs.evolve(part, usage=value.usage), error, kind
+            part = ToolResultPart(
+                call_id=call.id, content=value.content, name=call.name, usage=value.usage
+            )
             return part, None, ""
         try:
             content = to_content(value)

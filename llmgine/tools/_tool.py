@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import inspect
 import re
+import sys
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, Optional, ParamSpec, TypeVar, overload
 
@@ -15,10 +17,10 @@ from .. import _json
 from .._exceptions import ConfigurationError, JSONNestingError, ToolError
 from ..llm import ToolSpec
 from ._convert import CONVERTER, describe_value, problems
-from ._docstring import parse_docstring
+from ._docstring import Docstring, parse_docstring
 from ._schema import JSONSchema, json_default, json_schema, object_schema
 
-__all__ = ["Tool", "check_timeout", "tool"]
+__all__ = ["Tool", "ToolDefinitionWarning", "check_timeout", "tool"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -26,6 +28,16 @@ R = TypeVar("R")
 #: What OpenAI, Anthropic and Gemini all accept as a function name.
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _EMPTY = inspect.Parameter.empty
+
+
+class ToolDefinitionWarning(UserWarning):
+    """A tool works as defined, but the model is told less than it needs.
+
+    Warned at decoration for a tool without a docstring (the model gets no
+    description) and for an ``Args:`` entry that names no parameter (a typo,
+    or a parameter since renamed). Turn it into an error in tests with
+    ``filterwarnings = ["error::llmgine.tools.ToolDefinitionWarning"]``.
+    """
 
 
 @attrs.frozen
@@ -61,6 +73,7 @@ class Tool(Generic[P, R]):
         description: str | None = None,
         timeout: float | None = None,
         idempotent: bool = False,
+        requires_approval: bool = False,
     ) -> None:
         check_timeout(timeout)
         if isinstance(function, Tool):  # re-wrapping a tool: start from its function
@@ -80,7 +93,9 @@ class Tool(Generic[P, R]):
         self._description = doc.summary if description is None else description
         self._timeout = None if timeout is None else float(timeout)
         self._idempotent = bool(idempotent)
+        self._requires_approval = bool(requires_approval)
         self._params = _read_params(function, name)
+        _check_docs(name, doc, self._params, described=description is not None)
         self._is_async = inspect.iscoroutinefunction(function) or (
             inspect.iscoroutinefunction(getattr(function, "__call__", None))  # noqa: B004
         )
@@ -123,6 +138,15 @@ class Tool(Generic[P, R]):
         model the outcome is unknown.
         """
         return self._idempotent
+
+    @property
+    def requires_approval(self) -> bool:
+        """True when a chat engine must ask before running a call of this tool.
+
+        The turn stops at such a call and answers it in
+        ``ChatResult.pending_approvals``; ``ApproveTools`` decides it.
+        """
+        return self._requires_approval
 
     @property
     def function(self) -> Callable[P, R]:
@@ -217,6 +241,7 @@ def tool(
     description: str | None = None,
     timeout: float | None = None,
     idempotent: bool = False,
+    requires_approval: bool = False,
 ) -> Tool[P, R]: ...
 
 
@@ -227,6 +252,7 @@ def tool(
     description: str | None = None,
     timeout: float | None = None,
     idempotent: bool = False,
+    requires_approval: bool = False,
 ) -> Callable[[Callable[P, R]], Tool[P, R]]: ...
 
 
@@ -238,6 +264,7 @@ def tool(
     description: str | None = None,
     timeout: float | None = None,
     idempotent: bool = False,
+    requires_approval: bool = False,
 ) -> Tool[P, R] | Callable[[Callable[P, R]], Tool[P, R]]:
     """Make a function a :class:`Tool`, as ``@tool`` or ``@tool(name=..., ...)``.
 
@@ -245,7 +272,8 @@ def tool(
     of its Google-style docstring, whose ``Args:`` section describes the
     parameters. ``timeout`` (seconds) overrides the registry's default.
     ``idempotent=True`` declares that running a call twice is harmless (see
-    :attr:`Tool.idempotent`).
+    :attr:`Tool.idempotent`); ``requires_approval=True`` makes a chat engine
+    ask before running a call (see :attr:`Tool.requires_approval`).
     Unsupported type hints raise :class:`~llmgine.ToolError` here, at decoration.
     """
     if function is not None:
@@ -255,6 +283,7 @@ def tool(
             description=description,
             timeout=timeout,
             idempotent=idempotent,
+            requires_approval=requires_approval,
         )
 
     def decorate(function: Callable[P, R]) -> Tool[P, R]:
@@ -264,6 +293,7 @@ def tool(
             description=description,
             timeout=timeout,
             idempotent=idempotent,
+            requires_approval=requires_approval,
         )
 
     return decorate
@@ -281,6 +311,38 @@ def check_timeout(timeout: object, what: str = "timeout") -> None:
         raise ConfigurationError(
             f"{what!r} must be a positive number of seconds or None (got {timeout!r})"
         )
+
+
+def _check_docs(
+    name: str, doc: Docstring, params: Mapping[str, _Param], *, described: bool
+) -> None:
+    """Warn about what the docstring fails to tell the model."""
+    if not described and not doc.summary:
+        _warn(
+            f"tool {name!r} has no docstring, so the model is told nothing about"
+            " what it does: write one (its first paragraph is the description)"
+            " or pass description=..."
+        )
+    unknown = [arg for arg in doc.args if arg not in params]
+    if unknown:
+        names = ", ".join(repr(arg) for arg in unknown)
+        known = ", ".join(repr(p) for p in params) or "none"
+        _warn(
+            f"the docstring of tool {name!r} describes {names} under Args:, which"
+            f" names no parameter (the parameters: {known})"
+        )
+
+
+def _warn(message: str) -> None:
+    """Warn at the caller's line: the first frame outside ``llmgine.tools``."""
+    frame = sys._getframe(1)
+    level = 2
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").startswith(
+        __package__ or "llmgine.tools"
+    ):
+        frame = frame.f_back
+        level += 1
+    warnings.warn(message, ToolDefinitionWarning, stacklevel=level)
 
 
 def _unwrap_partial(function: object) -> object:

@@ -204,12 +204,12 @@ async def test_a_parked_actor_cancelled_and_told_in_one_tick_is_woken_once() -> 
             await ref.ask("arm")
             await trio.testing.wait_all_tasks_blocked()
 
-            async def tell_on_fire() -> None:
+            async def tell_on_fire(fire: trio.Event, ref: Any, message: int) -> None:
                 await fire.wait()
-                ref.tell_nowait(round_)
+                ref.tell_nowait(message)
 
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(tell_on_fire)
+                nursery.start_soon(tell_on_fire, fire, ref, round_)
                 await trio.testing.wait_all_tasks_blocked()
                 fire.set()
             await system.wait_until_idle()

@@ -229,6 +229,22 @@ def test_backoff_delay_formula() -> None:
         Backoff(initial=-1)
 
 
+@given(
+    initial=st.floats(0, 100),
+    maximum=st.floats(0, 1e6),
+    multiplier=st.floats(0, 1e3),
+    attempt=st.integers(1, 10**7),
+)
+def test_a_backoff_delay_is_never_past_its_cap_however_many_restarts(
+    initial: float, maximum: float, multiplier: float, attempt: int
+) -> None:
+    # a child restarted thousands of times must not overflow the supervisor
+    delay = Backoff(initial=initial, maximum=maximum, multiplier=multiplier).delay(
+        attempt
+    )
+    assert 0.0 <= delay <= maximum
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
@@ -286,7 +302,7 @@ async def test_actor_children_are_supervised_by_the_actor() -> None:
 
     class Parent(Actor):
         async def on_start(self) -> None:
-            self.child = await self.context.spawn(lambda: Worker("kid", log), name="kid")
+            self.child = await self.context.spawn(Worker, "kid", log, name="kid")
 
         async def receive(self, message: Any) -> Any:
             return await self.child.ask(message)

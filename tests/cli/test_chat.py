@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from llmgine._exceptions import RateLimitError
+from llmgine._exceptions import ProviderUnavailable, RateLimitError
 from llmgine.cli import _chat
 from llmgine.cli._chat import ReadLine, run_chat
 from llmgine.engines import ToolExecuted
@@ -119,6 +119,23 @@ def test_a_failed_turn_is_reported_and_the_chat_goes_on(
     assert "rolled back" in text
     assert "You said: hi again." in text
     assert provider.requests[-1].system == "Be brief."
+
+
+def test_a_failing_provider_opens_the_chat_circuit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    failures = [ProviderUnavailable("down", status=503)] * _chat._BREAKER_FAILURES
+    provider = ScriptedProvider([*failures, _chat.OfflineModel()])
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setattr(_chat, "live_provider", lambda name: provider)
+    console = Console(record=True, width=120)
+    lines = ["hi"] * (_chat._BREAKER_FAILURES + 1)
+    assert run_chat(_args(provider="openai"), console, _reader(lines)) == 0
+    text = console.export_text()
+    assert text.count("ProviderUnavailable") == _chat._BREAKER_FAILURES
+    assert "CircuitOpenError" in text  # the last turn fails fast
+    assert len(provider.requests) == _chat._BREAKER_FAILURES
+    assert all(r.stream for r in provider.requests)  # streamed through the actor
 
 
 def test_a_failing_tool_is_shown_in_red(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -158,7 +158,7 @@ async def test_conversation_holds_appends_and_clears() -> None:
     await conversation.append([])
     await conversation.append(chat_turn(2))
     assert conversation.turns() == [tuple(chat_turn(1)), tuple(chat_turn(2))]
-    assert conversation.context([Message.user("next")]) == (
+    assert conversation.request_messages([Message.user("next")]) == (
         *chat_turn(1),
         *chat_turn(2),
         Message.user("next"),

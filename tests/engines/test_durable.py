@@ -35,6 +35,7 @@ from llmgine.engines import (
     UserInput,
 )
 from llmgine.engines._journal import (
+    AwaitingApproval,
     StepReplied,
     ToolFinished,
     ToolStarted,
@@ -477,6 +478,10 @@ async def test_resume_behind_an_executor_that_cannot_say_idempotent(
         ToolFinished(
             index=0, result=ToolResultPart(call_id="c", content="e", is_error=True)
         ),
+        ToolFinished(
+            index=1, result=ToolResultPart(call_id="c", content="ok", usage=tokens(5, 6))
+        ),
+        AwaitingApproval(indices=(0, 2)),
     ],
 )
 def test_journal_entries_round_trip_through_json(entry: Any) -> None:
@@ -498,6 +503,20 @@ def test_journal_entries_round_trip_through_json(entry: Any) -> None:
 def test_bad_journal_entries_are_refused(line: str, problem: str) -> None:
     with pytest.raises(EngineError, match=problem):
         load_entry(line)
+
+
+def test_a_rebuilt_turn_knows_which_calls_still_wait() -> None:
+    reply = calls(call("a", "f"), call("b", "g"), call("c", "h")).message
+    state = TurnState.rebuild(
+        [
+            TurnOpened(text="go"),
+            StepReplied(message=reply, usage=Usage()),
+            ToolFinished(index=0, result=ToolResultPart(call_id="a", content="x")),
+            AwaitingApproval(indices=(0, 1, 2, 7)),  # 0 is done, 7 is no call
+            ToolStarted(index=1),  # approved and started
+        ]
+    )
+    assert state.awaiting == {2}
 
 
 @pytest.mark.parametrize(

@@ -149,7 +149,7 @@ async def test_stream_turn_ends_when_the_ask_never_arrives(system: ActorSystem) 
             assert [e async for e in stream] == []
 
 
-async def test_a_provider_actor_streams_each_reply_whole(system: ActorSystem) -> None:
+async def test_a_provider_actor_streams_through_its_mailbox(system: ActorSystem) -> None:
     provider = ScriptedProvider([calls(call("c1", "add", a=1, b=1)), "Two."])
     llm = await system.spawn(functools.partial(ProviderActor, provider), name="llm")
     engine = await spawn_chat(system, provider=llm, tools=registry())
@@ -161,9 +161,10 @@ async def test_a_provider_actor_streams_each_reply_whole(system: ActorSystem) ->
     ]  # fmt: skip
     assert isinstance(events[0], ToolCallDelta)
     assert events[4] == TextDelta(text="Two.")
-    assert not any(r.stream for r in provider.requests)
+    assert all(r.stream for r in provider.requests)  # streamed by the actor
     assert stream.result is not None
     assert stream.result.text == "Two."
+    assert llm.statistics().processed == 2
 
 
 class RelaySendChannel(trio.abc.SendChannel[Any]):

@@ -90,3 +90,17 @@ async def test_a_failed_run_is_a_failed_span() -> None:
     [run] = only(sink.records, RecordKind.ENGINE_RUN)
     assert run.error_type == "MaxStepsExceeded"
     assert run.attributes["llmgine.engine.steps"] == 1
+
+
+async def test_an_engine_given_no_name_is_named_after_its_actor() -> None:
+    from llmgine.engines import ChatEngine
+
+    sink = RecordingSink()
+    async with open_actor_system("app", tracer=sink) as system:
+        provider = ScriptedProvider(["Hello."])
+        engine = await system.spawn(ChatEngine, provider, model="m", name="support")
+        await engine.ask(UserInput("hi"))
+        assert ChatEngine(provider, model="m").name == "chat"  # before a spawn
+    [run] = only(sink.records, RecordKind.ENGINE_RUN)
+    assert run.name == "invoke_agent support"
+    assert dict(run.attributes)["gen_ai.agent.name"] == "support"

@@ -79,7 +79,7 @@ EXPECTED: Mapping[str, tuple[str, ...]] = {
     ),
     "opentelemetry_export": (
         "reply: An actor handles one message at a time.",
-        "internal invoke_agent chat in=82 out=19",
+        "internal invoke_agent assistant in=82 out=19",
         "client   chat scripted-model",
         "execute_tool lookup",
         "gen_ai.client.operation.duration [chat] count=2",
@@ -93,6 +93,22 @@ EXPECTED: Mapping[str, tuple[str, ...]] = {
         "redelivered 4",
         "dead letters left in the store: 0",
     ),
+    "structured_output": (
+        "sent: response_format json_schema strict=True",
+        "output: Weather(city='Paris', celsius=18.5, sky='sunny')",
+        "offered tools: ['final_result']",
+        "the model was told: The final result did not validate: sky: expected one of",
+        "output: Weather(city='Oslo', celsius=-3.0, sky='cloudy') after 2 LLM calls",
+        "one turn, list[str]: ['Oslo', 'Bergen']",
+    ),
+    "tool_approval": (
+        "waiting: pay({'to': 'Ada', 'euros': 40})",
+        "payments before approval: []",
+        "approved: Paid Ada 40 EUR. payments: ['40 EUR to Ada']",
+        "denied: the model was told \"The user denied this call of 'pay':",
+        "waiting before the restart: 1 call",
+        "after the restart: Paid again. payments: ['40 EUR to Ada', '40 EUR to Ada']",
+    ),
     "durable_turns": (
         "first process exit code: -9",
         "effects so far: ['charged 500', 'receipt to ada@example.com']",
@@ -104,7 +120,20 @@ EXPECTED: Mapping[str, tuple[str, ...]] = {
         "model calls in this process: 1",
         "effects now: ['charged 500', 'receipt to ada@example.com']",
     ),
+    # Runs with the cluster tests (marked ``cluster``, needs the llmgine[ray] extra).
+    "ray_cluster": (
+        "/app/n1/counter: 1000 in another process: True",
+        "/app/n2/counter: 1000 in another process: True",
+        "after kill -9: a new process: True; count from 0: 0",
+        "node restarts: 1",
+        "lost=0",
+        "system stopped",
+    ),
 }
+
+#: Examples that need an optional extra: (example, module it imports). They run
+#: in ``test_example_needing_an_extra`` (the ``cluster`` step of CI), not here.
+NEEDS = {"ray_cluster": "ray"}
 
 _SECRETS = ("API_KEY", "OTEL_", "LLMGINE_TRACE", "OLLAMA_HOST")
 
@@ -130,6 +159,7 @@ def outputs() -> Iterator[dict[str, subprocess.CompletedProcess[str]]]:
             cwd=EXAMPLES.parent,
         )
         for name in EXPECTED
+        if name not in NEEDS
     }
     done = {}
     try:
@@ -150,9 +180,29 @@ def test_every_example_is_checked() -> None:
     assert on_disk == set(EXPECTED)
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
+@pytest.mark.parametrize("name", sorted(set(EXPECTED) - set(NEEDS)))
 def test_example(name: str, outputs: dict[str, subprocess.CompletedProcess[str]]) -> None:
-    result = outputs[name]
+    _check_output(name, outputs[name])
+
+
+@pytest.mark.cluster
+@pytest.mark.parametrize("name", sorted(NEEDS))
+def test_example_needing_an_extra(name: str) -> None:
+    pytest.importorskip(NEEDS[name])
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / f"{name}.py")],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=_offline_environment(),
+        cwd=EXAMPLES.parent,
+        timeout=300,
+        check=False,
+    )
+    _check_output(name, result)
+
+
+def _check_output(name: str, result: subprocess.CompletedProcess[str]) -> None:
     assert result.returncode == 0, result.stderr
     position = 0
     for expected in EXPECTED[name]:

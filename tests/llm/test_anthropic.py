@@ -19,6 +19,7 @@ from llmgine.llm import (
     FinishReason,
     LLMRequest,
     Message,
+    ProviderPart,
     ReasoningDelta,
     ReasoningPart,
     SSEEvent,
@@ -242,16 +243,16 @@ def test_decode_stop_reasons(wire: str, reason: FinishReason) -> None:
     assert AnthropicCodec().decode_response(body).finish_reason is reason
 
 
-def test_decode_skips_blocks_the_contract_does_not_carry() -> None:
+def test_decode_keeps_other_blocks_as_provider_parts() -> None:
+    redacted = {"type": "redacted_thinking", "data": "EmwKAhgB"}
+    server = {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search"}
     body = {
-        "content": [
-            {"type": "redacted_thinking", "data": "EmwKAhgB"},
-            {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search"},
-            {"type": "text", "text": "Done."},
-        ],
+        "content": [redacted, server, {"type": "text", "text": "Done."}],
         "stop_reason": "end_turn",
     }
     assert AnthropicCodec().decode_response(body).message.parts == (
+        ProviderPart(provider="anthropic", data=redacted),
+        ProviderPart(provider="anthropic", data=server),
         TextPart(text="Done."),
     )
 

@@ -204,7 +204,7 @@ def test_encode_response_schema_stream_and_extra() -> None:
     body = OpenAICodec().encode_request(request)
     assert body["response_format"] == {
         "type": "json_schema",
-        "json_schema": {"name": "Person", "schema": schema},
+        "json_schema": {"name": "Person", "schema": schema, "strict": False},
     }
     assert body["stream"] is True
     assert body["stream_options"] == {"include_usage": True}

@@ -20,7 +20,7 @@ EXPECTED = {
     "OpenAIProvider", "OpenAICompatibleProvider", "OpenAICodec",
     "AnthropicProvider", "AnthropicCodec", "GeminiProvider", "GeminiCodec",
     "ScriptedProvider", "ScriptItem", "ScriptExhausted", "FallbackProvider",
-    "ProviderActor",
+    "ProviderActor", "ProviderDelta", "ProviderPart",
 }  # fmt: skip
 
 

@@ -8,6 +8,7 @@ import pytest
 
 import stress
 from stress import SCENARIOS, Scenario, render_table, run_suite, to_json
+from stress._cluster import available as cluster_available
 from stress._run import Run
 from stress.runner import main
 
@@ -35,6 +36,7 @@ def test_public_surface() -> None:
         "chat",
         "shutdown",
         "crash",
+        *(["cluster"] if cluster_available() else []),  # with the llmgine[ray] extra
     ]
     for scenario in SCENARIOS.values():
         assert scenario.description

@@ -17,6 +17,8 @@ EXPECTED = {
     "FaultyFactory",
     "InjectedFault",
     "ScriptedProvider",
+    "TestProvider",
+    "example_value",
     "faulty",
 }
 

@@ -8,7 +8,11 @@ import llmgine.tools
 def test_public_names() -> None:
     public = {name for name in dir(llmgine.tools) if not name.startswith("_")}
     assert public == {
+        "MCPElicitResult",
+        "MCPElicitation",
         "MCPHttp",
+        "MCPProgress",
+        "MCPSampling",
         "MCPServerActor",
         "MCPServerRef",
         "MCPStdio",
@@ -16,9 +20,11 @@ def test_public_names() -> None:
         "Tool",
         "ToolActor",
         "ToolActorRef",
+        "ToolDefinitionWarning",
         "ToolLike",
         "ToolRegistry",
         "connect_mcp",
+        "progress_listener",
         "spawn_mcp_server",
         "spawn_tool_actor",
         "tool",
@@ -29,7 +35,11 @@ def test_every_public_name_has_a_docstring() -> None:
     for name in ("Tool", "ToolActor", "ToolActorRef", "ToolRegistry", "spawn_tool_actor"):
         assert getattr(llmgine.tools, name).__doc__, name
     for name in (
+        "MCPElicitResult",
+        "MCPElicitation",
         "MCPHttp",
+        "MCPProgress",
+        "MCPSampling",
         "MCPServerActor",
         "MCPServerRef",
         "MCPStdio",

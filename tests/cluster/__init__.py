@@ -1,0 +1,1 @@
+"""Tests of llmgine.cluster (the Ray ones are marked ``cluster``)."""
