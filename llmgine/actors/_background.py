@@ -120,6 +120,7 @@ class Background(Settlement):
     def _kill(self) -> None:
         """End the incarnation brutally: cancel whatever it is doing now."""
         self._killed = True
+        self._interrupt = True
         if self._scope is not None:
             self._scope.cancel()
 

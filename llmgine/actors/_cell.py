@@ -84,6 +84,7 @@ class Cell(Admission, Background):
         "_ended",
         "_final",
         "_finalized",
+        "_interrupt",
         "_killed",
         "_scope",
         "_self_stop",
@@ -142,6 +143,7 @@ class Cell(Admission, Background):
         self._sleeping = False
         self._ended: trio.Event | None = None  # made by a halt that waits
         self._killed = False
+        self._interrupt = False  # the message loop's scope was cancelled
         self._scope: trio.CancelScope | None = None
         self._task: trio.lowlevel.Task | None = None
         self._children: Supervisor | None = None
@@ -321,11 +323,16 @@ class Cell(Admission, Background):
         queue = self.queue
         normal = queue.normal
         fast = self.breaker is None and not self.system.reference_paths
-        while self.phase is _RUNNING:
+        abort = queue.abort_wait
+        park = _park
+        reschedule = _reschedule
+        running = _RUNNING
+        while self.phase is running:
             scope = self._scope = trio.CancelScope()
+            self._interrupt = False
             batch = 0
             with scope:
-                while self.phase is _RUNNING:
+                while self.phase is running:
                     if normal and not queue.others:
                         item = normal.popleft()
                         queue.size -= 1
@@ -344,7 +351,7 @@ class Cell(Admission, Background):
                                 system.activity(0)  # wakes wait_until_idle()
                         queue.consumer = self._task
                         try:
-                            await _park(queue.abort_wait)
+                            await park(abort)
                         finally:
                             if queue.consumer_waiting:  # cancelled, or asked to stop
                                 queue.consumer_waiting = False
@@ -385,8 +392,8 @@ class Cell(Admission, Background):
                                 asker = item.task
                                 if asker is not None:
                                     item.task = None
-                                    _reschedule(asker)
-                    if scope.cancel_called:
+                                    reschedule(asker)
+                    if self._interrupt:  # scope.cancel_called, without the property
                         break  # an abandoned ask cancelled this scope: make another
                     batch += 1
                     if batch >= BATCH:

@@ -17,6 +17,11 @@ if TYPE_CHECKING:
 
 __all__ = ["ActorRef", "ActorStatistics"]
 
+# trio's scheduling calls the fast paths make, bound once
+_current_task = trio.lowlevel.current_task
+_park = trio.lowlevel.wait_task_rescheduled
+_reschedule = trio.lowlevel.reschedule
+
 _TELLS_PER_CHECKPOINT = 64
 _NORMAL = Priority.NORMAL
 
@@ -152,8 +157,15 @@ class ActorRef:
             queue.normal.append(envelope)  # type: ignore[union-attr]  # fast: made
             queue.size += 1
             queue.accepted += 1
-            if queue.consumer_waiting:
-                queue.wake()
+            if queue.consumer_waiting:  # queue.wake(), inlined
+                queue.consumer_waiting = False
+                if not cell._active:
+                    cell._active = True
+                    cell.system._active += 1
+                consumer = queue.consumer
+                if consumer is not None:
+                    queue.consumer = None
+                    _reschedule(consumer)
             deadline = 0.0 if timeout is None else trio.current_time() + timeout
         else:
             breaker = cell.breaker
@@ -171,8 +183,8 @@ class ActorRef:
             if timeout is not None:
                 cell.system.timer.add(deadline, envelope, timeout)
             # envelope.wait(), inlined: nothing could answer before this park
-            envelope.task = trio.lowlevel.current_task()
-            await trio.lowlevel.wait_task_rescheduled(envelope._abort)
+            envelope.task = _current_task()
+            await _park(envelope._abort)
         if envelope.error is not None:
             if envelope.expired and breaker_timeout and cell.breaker is not None:
                 cell.breaker.failure()

@@ -40,6 +40,7 @@ class Settlement:
     _active: bool
     _current: object
     _scope: trio.CancelScope | None
+    _interrupt: bool
 
     # -- idle accounting -------------------------------------------------------
     def mark_active(self) -> None:
@@ -113,6 +114,7 @@ class Settlement:
         """The asker of ``reply`` gave up: cancel the work done for it."""
         reply.abandoned = True
         if self._current is reply and self._scope is not None:
+            self._interrupt = True
             self._scope.cancel()  # the message loop's scope: it makes another
         deferred = reply.deferred
         if deferred is not None:

@@ -6,25 +6,25 @@ from typing import Any
 
 import pytest
 
-from stress import bench, bench_agents
+from stress import _openai_wire, bench, bench_agents
 
 
 def test_the_server_calls_two_tools_then_answers() -> None:
     counter = [0]
     user = {"role": "user", "content": "q"}
-    first = bench_agents._reply({"messages": [user]}, counter)
+    first = _openai_wire.reply({"messages": [user]}, counter)
     [call] = first["choices"][0]["message"]["tool_calls"]
     assert call["function"]["name"] == "get_weather"
     tool = {"role": "tool", "tool_call_id": call["id"], "content": "r"}
-    second = bench_agents._reply({"messages": [user, {}, tool]}, counter)
+    second = _openai_wire.reply({"messages": [user, {}, tool]}, counter)
     assert second["choices"][0]["message"]["tool_calls"][0]["function"]["name"] == (
         "get_time"
     )
-    third = bench_agents._reply({"messages": [user, {}, tool, {}, tool]}, counter)
-    assert third["choices"][0]["message"]["content"] == bench_agents.ANSWER
+    third = _openai_wire.reply({"messages": [user, {}, tool, {}, tool]}, counter)
+    assert third["choices"][0]["message"]["content"] == _openai_wire.ANSWER
     assert third["choices"][0]["finish_reason"] == "stop"
     # a new turn starts over at the last user message
-    again = bench_agents._reply(
+    again = _openai_wire.reply(
         {"messages": [user, {}, tool, {}, tool, {}, user]}, counter
     )
     assert again["choices"][0]["finish_reason"] == "tool_calls"
