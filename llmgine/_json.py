@@ -76,12 +76,21 @@ def check_depth(value: object, *, max_depth: int = MAX_DEPTH) -> None:
     of ``value`` (a parsed JSON value) nest deeper than ``max_depth``.
 
     Iterative, so it is safe on any depth; linear in the size of ``value``.
+    Runs on every provider reply: exact types are tested before the abstract
+    ``Mapping`` check, and scalars never go on the stack.
     """
     stack: list[tuple[object, int]] = [(value, 0)]
     while stack:
         item, level = stack.pop()
-        if isinstance(item, Mapping):
-            children: Any = item.values()
+        kind = type(item)
+        if kind is dict:
+            children: Any = item.values()  # type: ignore[attr-defined]
+        elif kind is list or kind is tuple:
+            children = item
+        elif kind in _SCALARS:
+            continue
+        elif isinstance(item, Mapping):
+            children = item.values()
         elif isinstance(item, list | tuple):
             children = item
         else:
@@ -89,4 +98,9 @@ def check_depth(value: object, *, max_depth: int = MAX_DEPTH) -> None:
         level += 1
         if level > max_depth:
             raise _refuse(level, max_depth)
-        stack.extend((child, level) for child in children)
+        for child in children:
+            if type(child) not in _SCALARS:
+                stack.append((child, level))
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})

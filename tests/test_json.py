@@ -56,6 +56,18 @@ def test_check_depth_walks_parsed_values_without_recursion() -> None:
         check_depth({"a": [1, (2, {"b": [3]})]}, max_depth=4)
 
 
+def test_check_depth_counts_any_mapping_or_sequence_and_skips_other_objects() -> None:
+    from types import MappingProxyType
+
+    class Items(list[object]):
+        pass
+
+    nested = MappingProxyType({"a": Items([MappingProxyType({"b": object()})])})
+    check_depth(nested, max_depth=3)
+    with pytest.raises(JSONNestingError, match="3 levels deep; at most 2"):
+        check_depth(nested, max_depth=2)
+
+
 @given(
     st.recursive(st.integers() | st.text(max_size=5), lambda c: st.lists(c, max_size=3))
 )

@@ -346,6 +346,10 @@ class Turn:
                 awaiting.append(index)
             else:
                 runnable.append(index)
+        if len(runnable) == 1:  # a single call runs inline: no nursery to open
+            index = runnable[0]
+            results[index] = await self._run_one(index, calls[index])
+            return [r for r in results if r is not None], awaiting
         errors: list[Exception] = []
 
         async def run_one(index: int, call: ToolCallPart) -> None:

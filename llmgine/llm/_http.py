@@ -129,7 +129,10 @@ class HTTPProvider:
         self._extra_headers = dict(headers or {})
         self._secret_headers = frozenset(h.lower() for h in secret_headers)
         register_secret_headers(self._secret_headers)
-        for header, value in self._request_headers().items():
+        # built once: the headers and timeout are the same for every attempt
+        self._headers = self._request_headers()
+        self._http_timeout = httpx.Timeout(self._timeout)
+        for header, value in self._headers.items():
             if is_secret_header(header):
                 register_secret(value)
 
@@ -281,7 +284,7 @@ class HTTPProvider:
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=httpx.Timeout(self._timeout))
+            self._client = httpx.AsyncClient(timeout=self._http_timeout)
         return self._client
 
     def _request_headers(self) -> dict[str, str]:
@@ -303,15 +306,15 @@ class HTTPProvider:
         request carries W3C ``traceparent`` (and ``tracestate``) for it.
         """
         client = self._http()
-        headers = self._request_headers()
+        headers = self._headers
         if trace is not None:
-            headers.update(trace_headers(trace))
+            headers = {**headers, **trace_headers(trace)}
         outgoing = client.build_request(
             "POST",
             url,
             content=json.dumps(body, ensure_ascii=False).encode(),
             headers=headers,
-            timeout=httpx.Timeout(self._timeout),
+            timeout=self._http_timeout,
         )
         response: httpx.Response | None = None
         try:

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any, Protocol
 
 from ..tracing import (
@@ -166,15 +164,32 @@ def _output_attribute(response: LLMResponse) -> str:
     return _dumps([message])
 
 
-@contextmanager
-def llm_span(provider: ProviderInfo, request: LLMRequest) -> Iterator[Span]:
+class llm_span:
     """A ``chat {model}`` span around one call (a no-op outside a system)."""
-    with traced(RecordKind.LLM_CALL, f"chat {request.model}") as span:
+
+    __slots__ = ("_provider", "_request", "_traced")
+
+    def __init__(self, provider: ProviderInfo, request: LLMRequest) -> None:
+        self._provider = provider
+        self._request = request
+        self._traced = traced(RecordKind.LLM_CALL, f"chat {request.model}")
+
+    def __enter__(self) -> Span:
+        # the attributes first, so that a slip in them leaves no span open
+        span = self._traced._span
         if span.recording:
-            span.update(_request_attributes(provider, request))
+            span.update(_request_attributes(self._provider, self._request))
             if _records_content(current_sink.get()):
-                span.update(_content_attributes(request))
-        yield span
+                span.update(_content_attributes(self._request))
+        return self._traced.__enter__()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        error: BaseException | None,
+        tb: object,
+    ) -> None:
+        self._traced.__exit__(exc_type, error, tb)
 
 
 def _records_content(sink: object) -> bool:

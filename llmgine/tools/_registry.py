@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, ParamSpec, Protocol, TypeVar, overload, runtime_checkable
 
@@ -213,16 +212,19 @@ class ToolRegistry:
             message = f"invalid arguments for tool {call.name!r} ({type(exc).__name__})"
             return failed(message, ToolError(message), "invalid_arguments")
         timeout = self.timeout_for(tool)
-        with trio.move_on_after(math.inf if timeout is None else timeout) as scope:
-            try:
+        try:
+            if timeout is None:  # no cancel scope to open when there is no limit
                 value = await tool.invoke(values)
-            except Exception as exc:
-                text = str(exc)
-                message = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-                return failed(message, exc, type(exc).__qualname__)
-        if scope.cancelled_caught:
-            message = f"tool {call.name!r} timed out after {timeout:g} seconds"
-            return failed(message, trio.TooSlowError(message), "timeout")
+            else:
+                with trio.move_on_after(timeout) as scope:
+                    value = await tool.invoke(values)
+                if scope.cancelled_caught:
+                    message = f"tool {call.name!r} timed out after {timeout:g} seconds"
+                    return failed(message, trio.TooSlowError(message), "timeout")
+        except Exception as exc:
+            text = str(exc)
+            message = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+            return failed(message, exc, type(exc).__qualname__)
         if isinstance(value, ToolResultPart):  # the tool answers for itself (MCP)
             if value.is_error:
                 part, error, kind = failed(
