@@ -21,6 +21,7 @@ __all__ = ["ActorRef", "ActorStatistics"]
 _current_task = trio.lowlevel.current_task
 _park = trio.lowlevel.wait_task_rescheduled
 _reschedule = trio.lowlevel.reschedule
+_current_time = trio.current_time
 
 _TELLS_PER_CHECKPOINT = 64
 _NORMAL = Priority.NORMAL
@@ -166,7 +167,7 @@ class ActorRef:
                 if consumer is not None:
                     queue.consumer = None
                     _reschedule(consumer)
-            deadline = 0.0 if timeout is None else trio.current_time() + timeout
+            deadline = 0.0 if timeout is None else _current_time() + timeout
         else:
             breaker = cell.breaker
             if breaker is not None:

@@ -28,13 +28,22 @@ __all__ = ["AskTimer"]
 class AskTimer:
     """The deadlines of a system's pending asks, and the task that enforces them."""
 
-    __slots__ = ("_count", "_heap", "_next_compact", "_running", "_scope", "_system")
+    __slots__ = (
+        "_count",
+        "_heap",
+        "_next_compact",
+        "_running",
+        "_scope",
+        "_system",
+        "_wake_at",
+    )
 
     def __init__(self, system: ActorSystem) -> None:
         self._system = system
         self._heap: list[tuple[float, int, Reply, float]] = []
         self._count = itertools.count()
         self._scope: trio.CancelScope | None = None
+        self._wake_at = math.inf  # the scope's deadline (a property read costs more)
         self._running = False
         self._next_compact = 1024
 
@@ -47,8 +56,8 @@ class AskTimer:
             if not self._running:
                 self._running = True
                 self._system.nursery.start_soon(self._run, name="llmgine ask deadlines")
-        elif deadline < scope.deadline:
-            scope.deadline = deadline
+        elif deadline < self._wake_at:
+            scope.deadline = self._wake_at = deadline
         if len(heap) > self._next_compact:
             self._compact()
 
@@ -66,7 +75,8 @@ class AskTimer:
         try:
             while True:
                 heap = self._heap
-                with trio.CancelScope(deadline=heap[0][0] if heap else math.inf) as scope:
+                self._wake_at = heap[0][0] if heap else math.inf
+                with trio.CancelScope(deadline=self._wake_at) as scope:
                     self._scope = scope
                     await trio.sleep_forever()
                 self._scope = None

@@ -290,7 +290,8 @@ class NodeHandle:
                 self._wake = trio.Event()
                 await self._wake.wait()
                 continue
-            self._idle = trio.Event()
+            if self._idle.is_set():  # keep the event a flush() may be waiting on
+                self._idle = trio.Event()
             items = self.outbox[:_BATCH]
             del self.outbox[:_BATCH]
             wire = []
