@@ -69,6 +69,19 @@ class Phase(enum.Enum):
 _RUNNING = Phase.RUNNING
 
 
+class _Hint:
+    """A ``trace_hint`` whose ``open_spans`` never changes."""
+
+    __slots__ = ("open_spans",)
+
+    def __init__(self, open_spans: int) -> None:
+        self.open_spans = open_spans
+
+
+_NEVER_OPEN = _Hint(0)
+_ALWAYS_OPEN = _Hint(1)
+
+
 class Cell(Admission, Background):
     """One actor's runtime: it outlives every instance the factory makes."""
 
@@ -107,6 +120,7 @@ class Cell(Admission, Background):
         "spans",
         "spec",
         "system",
+        "trace_hint",
         "traced",
     )
 
@@ -126,6 +140,17 @@ class Cell(Admission, Background):
         self.traced = system.tracer is not None
         self.spans = (
             None if system.tracer is None else MessageSpans(system.tracer, self.path)
+        )
+        # What a tell's fast path reads (``trace_hint.open_spans``) to know
+        # whether a trace context may be there: the tracer itself; a count
+        # that never leaves 0 without a tracer, and one that never falls to 0
+        # for a tracer that joins ambient traces. One read, tracer or not.
+        self.trace_hint: Any = (
+            _NEVER_OPEN
+            if self.spans is None
+            else _ALWAYS_OPEN
+            if self.spans.joins_ambient
+            else system.tracer
         )
         # The inlined fast paths apply: no breaker, and not held to the reference.
         # Admission's fast path also needs the mailbox's deque, made on first use.

@@ -91,11 +91,12 @@ class ActorRef:
             # trace context is not read: an installed tracer costs untraced
             # tells next to nothing. A tracer that joins the caller's ambient
             # (OpenTelemetry) trace reads it here, in the sender's task.
-            spans = cell.spans
-            if spans is not None and (spans.sink.open_spans or spans.joins_ambient):
+            if cell.trace_hint.open_spans:
                 trace = current_trace.get()
-                if trace is None and spans.joins_ambient:
-                    trace = spans.ambient_context()
+                if trace is None:
+                    spans = cell.spans
+                    if spans is not None and spans.joins_ambient:
+                        trace = spans.ambient_context()
                 if trace is not None:
                     message = Envelope(message, trace, True)
             queue.normal.append(message)  # type: ignore[union-attr]  # fast: made
