@@ -10,8 +10,6 @@ result, read from the :class:`ServerState` every incarnation shares.
 
 from __future__ import annotations
 
-import math
-
 from .._exceptions import ConfigurationError, ToolError
 from ..actors import Backoff, OneForOne
 
@@ -26,11 +24,11 @@ WINDOW = 60.0
 _UNBOUNDED = 100_000
 
 
-def _limit(multiplier: float) -> int:
-    """The restart count past which ``Backoff.delay`` would overflow a float."""
-    if multiplier <= 1:
-        return _UNBOUNDED
-    return int(1000 / math.log2(multiplier))
+def _limit(backoff: Backoff) -> int:
+    """How many restarts the window count stops at: a thousand for a backoff
+    that never waits (a test switch), else a bound the sum reaches first for
+    any ``maximum`` of 0.12 s or more."""
+    return 1000 if backoff.maximum == 0 else _UNBOUNDED
 
 
 def outage_strategy(backoff: Backoff) -> OneForOne:
@@ -50,7 +48,7 @@ def outage_strategy(backoff: Backoff) -> OneForOne:
         )
     total = 0.0
     restarts = 0
-    limit = _limit(backoff.multiplier)
+    limit = _limit(backoff)
     while total <= WINDOW and restarts < limit:
         restarts += 1
         total += backoff.delay(restarts)

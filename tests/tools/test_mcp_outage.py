@@ -16,7 +16,7 @@ import pytest
 pytest.importorskip("mcp")
 
 import trio
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from llmgine import ConfigurationError, MailboxFull, SupervisionError, ToolError
@@ -168,6 +168,8 @@ async def test_an_instant_backoff_is_a_test_switch(
     multiplier=st.floats(min_value=1, max_value=4),
     connect=st.floats(min_value=0, max_value=2),
 )
+# once the count of a window was capped where Backoff.delay used to overflow
+@example(initial=0.015625, maximum=0.12, multiplier=4.0, connect=0.0)
 def test_the_backoff_alone_never_exceeds_the_intensity(
     initial: float, maximum: float, multiplier: float, connect: float
 ) -> None:
