@@ -41,6 +41,7 @@ from llmgine.tracing import RecordKind, traced
 
 from .actors import Add, Boom, Broken, Counter, Get
 from .fake_ray import FakeRay
+from .recording import ListSink
 
 LIMIT = 20.0  # seconds any one test may wait on the node's thread
 
@@ -95,24 +96,6 @@ class Unpicklable(Actor):
         if message == "lock":
             return threading.Lock()
         raise TypeError(threading.Lock())  # an error carrying a lock
-
-
-class ListSink:
-    def __init__(self) -> None:
-        self.records: list[Any] = []
-        self.open_spans = 0
-
-    def emit(self, record: Any) -> None:
-        self.records.append(record)
-
-    def start(self, system: object) -> None:
-        pass
-
-    async def run(self) -> None:
-        await trio.sleep_forever()
-
-    async def aclose(self) -> None:
-        pass
 
 
 @pytest.fixture

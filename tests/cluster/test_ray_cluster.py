@@ -34,6 +34,7 @@ from llmgine.cluster import NodeRef, RayCluster, RemoteRef
 
 from . import actors
 from .actors import Add, Boom, Broken, Counter, Get, Hold
+from .recording import ListSink
 
 pytestmark = pytest.mark.cluster
 
@@ -44,26 +45,6 @@ LIMIT = 60.0  # seconds any one test may wait on Ray
 def _ray(ray_session: Any) -> None:
     # The test actors travel by value: Ray workers need not import this package.
     ray_session.cloudpickle.register_pickle_by_value(actors)
-
-
-class ListSink:
-    """A minimal tracer: keeps every record."""
-
-    def __init__(self) -> None:
-        self.records: list[Any] = []
-        self.open_spans = 0
-
-    def emit(self, record: Any) -> None:
-        self.records.append(record)
-
-    def start(self, system: object) -> None:
-        pass
-
-    async def run(self) -> None:
-        await trio.sleep_forever()
-
-    async def aclose(self) -> None:
-        pass
 
 
 async def _wait_pid_change(node: NodeRef, old: int | None) -> None:
