@@ -400,32 +400,33 @@ class ChatEngine(Engine):
         if isinstance(outcome, ChatResult) and outcome.pending_approvals:
             self._paused = turn
             self._awaiting = outcome.pending_approvals
-        await self.publish(self._finished(turn, outcome))
+        if self.bus is not None:
+            await self.publish(self._finished(turn, outcome))
         return Failure(outcome) if isinstance(outcome, Exception) else outcome
 
     async def _attempt(self, turn: Turn) -> ChatResult | Exception:
         """The turn's result, or the error to answer with (the turn then kept or
         rolled back as :meth:`handle` says)."""
-        await self.publish(
-            TurnStarted(
-                engine=self.name, conversation_id=self.conversation.id, text=turn.text
+        name = self.name
+        if self.bus is not None:
+            await self.publish(
+                TurnStarted(
+                    engine=name, conversation_id=self.conversation.id, text=turn.text
+                )
             )
-        )
         try:
             with traced(
                 RecordKind.ENGINE_RUN,
-                f"invoke_agent {self.name}",
-                self._span_attributes(),
+                f"invoke_agent {name}",
                 actor=None if self._context is None else self._context.path,
             ) as span:
+                if span.recording:
+                    span.update(self._span_attributes())
                 try:
                     result = await self._run(turn)
                 finally:
-                    ended: dict[str, object] = {"llmgine.engine.steps": turn.steps}
-                    if turn.replies:  # the usage is known once a reply came
-                        ended["gen_ai.usage.input_tokens"] = turn.usage.input_tokens
-                        ended["gen_ai.usage.output_tokens"] = turn.usage.output_tokens
-                    span.update(ended)
+                    if span.recording:
+                        span.update(_ended(turn))
         except (MaxStepsExceeded, UsageLimitExceeded, OutputValidationError) as exc:
             return await self._commit(turn, turn.kept) or exc
         except LLMgineError as exc:
@@ -482,6 +483,15 @@ class ChatEngine(Engine):
         if provider_name:
             attributes["gen_ai.provider.name"] = provider_name
         return attributes
+
+
+def _ended(turn: Turn) -> dict[str, object]:
+    """What an ``invoke_agent`` span learns when the turn ends."""
+    ended: dict[str, object] = {"llmgine.engine.steps": turn.steps}
+    if turn.replies:  # the usage is known once a reply came
+        ended["gen_ai.usage.input_tokens"] = turn.usage.input_tokens
+        ended["gen_ai.usage.output_tokens"] = turn.usage.output_tokens
+    return ended
 
 
 def _awaiting(state: TurnState) -> tuple[ToolCallPart, ...]:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import codecs
 import functools
-import json
+import inspect
 import os
 import re
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping
 from contextlib import aclosing
-from typing import Any
+from typing import cast
 
 import attrs
 import httpx
@@ -32,6 +32,7 @@ from .._exceptions import (
 from .._secrets import is_secret_header, register_secret, register_secret_headers
 from ..tracing import TraceContext, current_trace, trace_headers
 from ._base import Codec, StreamDecoder
+from ._body import dumps
 from ._errors import error_from_response, error_from_transport, scrub_error
 from ._retry import RetryPolicy
 from ._sse import SSEDecoder
@@ -43,6 +44,9 @@ __all__ = ["DEFAULT_TIMEOUT", "HTTPProvider", "resolve_key"]
 
 DEFAULT_TIMEOUT = 600.0
 """Seconds one attempt may take (and a stream may stay silent) by default."""
+
+#: Parsed request URLs a provider keeps (Gemini's name the model: a few).
+_MAX_URLS = 64
 
 
 def _partial_usage(decoder: StreamDecoder | None) -> Usage | None:
@@ -132,6 +136,12 @@ class HTTPProvider:
         # built once: the headers and timeout are the same for every attempt
         self._headers = self._request_headers()
         self._http_timeout = httpx.Timeout(self._timeout)
+        self._urls: dict[str, httpx.URL] = {}
+        decode: Callable[..., LLMResponse] = codec.decode_response
+        if "checked" in inspect.signature(decode).parameters:
+            # the body comes from _json.loads, which refused deep nesting already
+            decode = functools.partial(decode, checked=True)
+        self._decode = cast(Callable[[object], LLMResponse], decode)
         for header, value in self._headers.items():
             if is_secret_header(header):
                 register_secret(value)
@@ -193,7 +203,7 @@ class HTTPProvider:
                 accumulator.add(event)
             return accumulator.response(provider=self._name)
         with llm_span(self, request) as span:
-            body = self._codec.encode_request(request)
+            body = self._encode(request)
             url = self._url(request, stream=False)
             trace = current_trace.get()  # the chat span's, when tracing is on
             try:
@@ -209,7 +219,7 @@ class HTTPProvider:
                         f"the response body is {what} ({type(exc).__name__})",
                         provider=self._name,
                     ) from exc
-                response = self._codec.decode_response(data)
+                response = self._decode(data)
             except ProviderError as exc:
                 raise scrub_error(exc)  # noqa: B904 - re-raised as it came
             record_response(span, response)
@@ -228,7 +238,7 @@ class HTTPProvider:
         decoder: StreamDecoder | None = None
         error: BaseException | None = None
         try:
-            body = self._codec.encode_request(request)
+            body = self._encode(request)
             url = self._url(request, stream=True)
             raw = await self._retry.call(
                 functools.partial(self._attempt, url, body, True, span.propagated)
@@ -287,6 +297,25 @@ class HTTPProvider:
             self._client = httpx.AsyncClient(timeout=self._http_timeout)
         return self._client
 
+    def _encode(self, request: LLMRequest) -> bytes:
+        """The request body: the codec's ``encode_body`` if it has one, else its
+        ``encode_request`` dumped."""
+        encode_body = getattr(self._codec, "encode_body", None)
+        if encode_body is not None:
+            body: bytes = encode_body(request)
+            return body
+        return dumps(self._codec.encode_request(request)).encode()
+
+    def _request_url(self, url: str) -> httpx.URL:
+        """``url`` parsed, once per URL (parsing costs more than the rest of a
+        request's building)."""
+        parsed = self._urls.get(url)
+        if parsed is None:
+            parsed = httpx.URL(url)
+            if len(self._urls) < _MAX_URLS:
+                self._urls[url] = parsed
+        return parsed
+
     def _request_headers(self) -> dict[str, str]:
         headers = {"content-type": "application/json", "accept": "application/json"}
         headers.update(self._extra_headers)
@@ -296,7 +325,7 @@ class HTTPProvider:
     async def _attempt(
         self,
         url: str,
-        body: dict[str, Any],
+        body: bytes,
         stream: bool,
         trace: TraceContext | None = None,
     ) -> httpx.Response:
@@ -311,8 +340,8 @@ class HTTPProvider:
             headers = {**headers, **trace_headers(trace)}
         outgoing = client.build_request(
             "POST",
-            url,
-            content=json.dumps(body, ensure_ascii=False).encode(),
+            self._request_url(url),
+            content=body,
             headers=headers,
             timeout=self._http_timeout,
         )

@@ -17,8 +17,9 @@ import attrs
 import httpx
 
 from .. import _json
-from .._exceptions import ProviderUnavailable
+from .._exceptions import ProviderError, ProviderUnavailable
 from ._base import merge_extra
+from ._body import FragmentCache, dumps, splice
 from ._errors import error_from_body
 from ._http import DEFAULT_TIMEOUT, HTTPProvider, resolve_key
 from ._retry import RetryPolicy
@@ -36,10 +37,12 @@ from ._types import (
     TextPart,
     ToolCallPart,
     ToolResultPart,
+    ToolSpec,
     Usage,
     assistant_reply,
 )
 from ._wire import (
+    SLIPS,
     decoding,
     dump_arguments,
     malformed,
@@ -50,6 +53,7 @@ from ._wire import (
     opt_str,
     parse_arguments,
     req_obj,
+    slipped,
 )
 
 __all__ = ["OpenAICodec", "OpenAICompatibleProvider", "OpenAIProvider"]
@@ -118,6 +122,23 @@ def _tool_choice(request: LLMRequest) -> str | dict[str, Any] | None:
     return choice.mode
 
 
+def _encode_tool(tool: ToolSpec) -> dict[str, Any]:
+    return {
+        "type": "function",
+        "function": {
+            "name": tool.name,
+            "description": tool.description,
+            "parameters": dict(tool.parameters),
+        },
+    }
+
+
+_MESSAGES: FragmentCache[Message] = FragmentCache(
+    lambda message: ",".join(dumps(entry) for entry in _encode_message(message))
+)
+_TOOLS: FragmentCache[ToolSpec] = FragmentCache(lambda tool: dumps(_encode_tool(tool)))
+
+
 def _decode_usage(raw: object, provider: str) -> Usage:
     usage = opt_obj(raw, "usage", provider)
     prompt = opt_obj(
@@ -173,17 +194,29 @@ class OpenAICodec:
             messages.extend(_encode_message(message))
         body: dict[str, Any] = {"model": request.model, "messages": messages}
         if request.tools:
-            body["tools"] = [
-                {
-                    "type": "function",
-                    "function": {
-                        "name": t.name,
-                        "description": t.description,
-                        "parameters": dict(t.parameters),
-                    },
-                }
-                for t in request.tools
-            ]
+            body["tools"] = [_encode_tool(t) for t in request.tools]
+        body.update(self._options(request))
+        return merge_extra(body, request.extra)
+
+    def encode_body(self, request: LLMRequest) -> bytes:
+        """:meth:`encode_request` as JSON bytes, what repeats encoded once.
+
+        The text of each message and tool is remembered while it lives, so
+        the steps of a turn encode only what is new since the last one.
+        """
+        if request.extra:  # extra may replace anything: no splicing around it
+            return dumps(self.encode_request(request)).encode()
+        messages = [_MESSAGES.text(m) for m in request.messages]
+        if request.system:
+            messages.insert(0, dumps({"role": "system", "content": request.system}))
+        arrays: list[tuple[str, list[str]]] = [("messages", messages)]
+        if request.tools:
+            arrays.append(("tools", [_TOOLS.text(t) for t in request.tools]))
+        return splice({"model": request.model, **self._options(request)}, arrays)
+
+    def _options(self, request: LLMRequest) -> dict[str, Any]:
+        """Every member of the body but the model, the messages and the tools."""
+        body: dict[str, Any] = {}
         choice = _tool_choice(request)
         if choice is not None:
             body["tool_choice"] = choice
@@ -209,62 +242,71 @@ class OpenAICodec:
         if request.stream:
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}
-        return merge_extra(body, request.extra)
+        return body
 
-    def decode_response(self, body: object) -> LLMResponse:
-        """The response a ``chat.completion`` object describes."""
-        return _decode_response(self.provider, body)
+    def decode_response(self, body: object, *, checked: bool = False) -> LLMResponse:
+        """The response a ``chat.completion`` object describes.
+
+        ``checked`` says ``body`` came from :func:`llmgine._json.loads`, which
+        already refused nesting past the limit: it is not walked again.
+        """
+        try:
+            return _decode_response(self.provider, body, checked)
+        except ProviderError:
+            raise
+        except SLIPS as exc:  # the net under the readers: see decoding()
+            raise slipped(self.provider, exc) from exc
 
     def stream_decoder(self) -> OpenAIStreamDecoder:
         """A decoder for one stream of ``chat.completion.chunk`` events."""
         return OpenAIStreamDecoder(provider=self.provider)
 
 
-def _decode_response(provider: str, body: object) -> LLMResponse:
-    with decoding(provider):
-        obj = req_obj(body, "$", provider)
+def _decode_response(provider: str, body: object, checked: bool) -> LLMResponse:
+    obj = req_obj(body, "$", provider)
+    if not checked:
         _json.check_depth(obj)  # a reply nested too deep is refused whole
-        if obj.get("error"):
-            raise error_from_body(provider=provider, status=200, body=obj)
-        choices = opt_list(obj.get("choices"), "choices", provider)
-        if not choices:
-            raise malformed(provider, "the response has no choices")
-        choice = req_obj(choices[0], "choices[0]", provider)
-        message = req_obj(choice.get("message"), "choices[0].message", provider)
-        parts: list[Part] = []
-        reasoning = _reasoning(message)
-        if reasoning:
-            parts.append(ReasoningPart(text=reasoning))
-        content = opt_str(message.get("content"), "message.content", provider)
-        refusal = opt_str(message.get("refusal"), "message.refusal", provider)
-        if content or refusal:
-            parts.append(TextPart(text=content or refusal or ""))
-        for i, raw in enumerate(
-            opt_list(message.get("tool_calls"), "tool_calls", provider)
-        ):
-            call = req_obj(raw, f"tool_calls[{i}]", provider)
-            function = req_obj(
-                call.get("function"), f"tool_calls[{i}].function", provider
-            )
-            parts.append(
-                ToolCallPart(
-                    id=opt_str(call.get("id"), "tool_call.id", provider) or new_call_id(),
-                    name=opt_str(function.get("name"), "function.name", provider) or "",
-                    arguments=_arguments(function.get("arguments")),
-                )
-            )
-        reason = _FINISH.get(str(choice.get("finish_reason")), FinishReason.STOP)
-        if refusal and not content:
-            reason = FinishReason.CONTENT_FILTER
-        return assistant_reply(
-            parts,
-            reason,
-            usage=_decode_usage(obj.get("usage"), provider),
-            model=opt_str(obj.get("model"), "model", provider),
-            id=opt_str(obj.get("id"), "id", provider),
-            provider=provider,
-            raw=obj,
-        )
+    if obj.get("error"):
+        raise error_from_body(provider=provider, status=200, body=obj)
+    choices = opt_list(obj.get("choices"), "choices", provider)
+    if not choices:
+        raise malformed(provider, "the response has no choices")
+    choice = req_obj(choices[0], "choices[0]", provider)
+    message = req_obj(choice.get("message"), "choices[0].message", provider)
+    parts: list[Part] = []
+    reasoning = _reasoning(message)
+    if reasoning:
+        parts.append(ReasoningPart(text=reasoning))
+    content = opt_str(message.get("content"), "message.content", provider)
+    refusal = opt_str(message.get("refusal"), "message.refusal", provider)
+    if content or refusal:
+        parts.append(TextPart(text=content or refusal or ""))
+    calls = message.get("tool_calls")
+    if calls is not None:
+        for i, raw in enumerate(opt_list(calls, "tool_calls", provider)):
+            parts.append(_decode_call(provider, i, raw))
+    reason = _FINISH.get(str(choice.get("finish_reason")), FinishReason.STOP)
+    if refusal and not content:
+        reason = FinishReason.CONTENT_FILTER
+    return assistant_reply(
+        parts,
+        reason,
+        usage=_decode_usage(obj.get("usage"), provider),
+        model=opt_str(obj.get("model"), "model", provider),
+        id=opt_str(obj.get("id"), "id", provider),
+        provider=provider,
+        raw=obj,
+    )
+
+
+def _decode_call(provider: str, i: int, raw: object) -> ToolCallPart:
+    call = req_obj(raw, f"tool_calls[{i}]", provider)
+    function = req_obj(call.get("function"), f"tool_calls[{i}].function", provider)
+    return ToolCallPart(
+        id=opt_str(call.get("id"), "tool_call.id", provider) or new_call_id(),
+        name=opt_str(function.get("name"), "function.name", provider) or "",
+        arguments=_arguments(function.get("arguments")),
+    )
 
 
 class OpenAIStreamDecoder:

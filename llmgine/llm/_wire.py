@@ -20,6 +20,7 @@ from .._secrets import scrub
 __all__ = [
     "arguments_object",
     "dump_arguments",
+    "SLIPS",
     "decoding",
     "malformed",
     "new_call_id",
@@ -30,6 +31,7 @@ __all__ = [
     "parse_arguments",
     "req_obj",
     "req_str",
+    "slipped",
 ]
 
 
@@ -43,6 +45,8 @@ def _bad(provider: str, where: str, expected: str, got: object) -> MalformedResp
 
 def req_obj(value: object, where: str, provider: str) -> Mapping[str, Any]:
     """``value`` as a JSON object, or MalformedResponseError."""
+    if type(value) is dict:  # what json.loads makes: no ABC check
+        return value
     if not isinstance(value, Mapping):
         raise _bad(provider, where, "an object", value)
     return value
@@ -83,6 +87,27 @@ def opt_int(value: object, where: str, provider: str) -> int:
     return value
 
 
+#: What a slip in decoding untrusted JSON raises (``UnicodeError`` and
+#: ``JSONNestingError`` are ``ValueError`` s).
+SLIPS = (
+    KeyError,
+    IndexError,
+    TypeError,
+    ValueError,
+    AttributeError,
+    RecursionError,
+    OverflowError,
+)
+
+
+def slipped(provider: str, exc: BaseException) -> MalformedResponseError:
+    """The MalformedResponseError for a slip (one of :data:`SLIPS`) in decoding."""
+    return MalformedResponseError(
+        scrub(f"could not decode the response: {type(exc).__name__}: {exc}")[:500],
+        provider=provider,
+    )
+
+
 @contextmanager
 def decoding(provider: str) -> Iterator[None]:
     """Turn any slip in decoding untrusted JSON into MalformedResponseError.
@@ -94,19 +119,8 @@ def decoding(provider: str) -> Iterator[None]:
         yield
     except ProviderError:
         raise
-    except (
-        KeyError,
-        IndexError,
-        TypeError,
-        ValueError,  # UnicodeError and JSONNestingError too
-        AttributeError,
-        RecursionError,
-        OverflowError,
-    ) as exc:
-        raise MalformedResponseError(
-            scrub(f"could not decode the response: {type(exc).__name__}: {exc}")[:500],
-            provider=provider,
-        ) from exc
+    except SLIPS as exc:
+        raise slipped(provider, exc) from exc
 
 
 def malformed(provider: str, message: str) -> MalformedResponseError:

@@ -155,19 +155,11 @@ class ToolRegistry:
         caller propagates: it is never turned into a result.
         """
         tool = self._tools.get(call.name)
-        attributes: dict[str, object] = {
-            "gen_ai.operation.name": "execute_tool",
-            "gen_ai.tool.name": call.name,
-            "gen_ai.tool.call.id": call.id,
-            "gen_ai.tool.type": "function",
-        }
-        if tool is not None and tool.description:
-            attributes["gen_ai.tool.description"] = tool.description
         failure: Exception | None = None
         try:
-            with traced(
-                RecordKind.TOOL_CALL, f"execute_tool {call.name}", attributes
-            ) as span:
+            with traced(RecordKind.TOOL_CALL, f"execute_tool {call.name}") as span:
+                if span.recording:
+                    span.update(_attributes(tool, call))
                 result, failure, error_type = await self._run(tool, call)
                 if failure is not None:
                     span.set("error.type", error_type)
@@ -245,3 +237,16 @@ class ToolRegistry:
     def _known(self) -> str:
         names = ", ".join(repr(n) for n in self._tools)
         return f"available tools: {names}" if names else "no tools are registered"
+
+
+def _attributes(tool: ToolLike | None, call: ToolCallPart) -> dict[str, object]:
+    """An ``execute_tool`` span's attributes."""
+    attributes: dict[str, object] = {
+        "gen_ai.operation.name": "execute_tool",
+        "gen_ai.tool.name": call.name,
+        "gen_ai.tool.call.id": call.id,
+        "gen_ai.tool.type": "function",
+    }
+    if tool is not None and tool.description:
+        attributes["gen_ai.tool.description"] = tool.description
+    return attributes

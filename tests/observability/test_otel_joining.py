@@ -108,7 +108,7 @@ class Wire:
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
-        if b'"stream": true' in request.content:
+        if json.loads(request.content).get("stream"):
             return httpx.Response(
                 200, content=_stream_body(), headers={"content-type": "text/event-stream"}
             )
