@@ -50,9 +50,7 @@ def test_a_conversation_grows_without_encoding_its_history_again() -> None:
     cache = FragmentCache(encode)
     history = [Message.user("one")]
     for word in ("two", "three"):
-        assert [json.loads(cache.text(m)) for m in history] == [
-            m.text for m in history
-        ]
+        assert [json.loads(cache.text(m)) for m in history] == [m.text for m in history]
         history.append(Message.assistant(word))
     assert seen == ["one", "two"]
 
