@@ -423,7 +423,10 @@ class ChatEngine(Engine):
                 if span.recording:
                     span.update(self._span_attributes())
                 try:
-                    result = await self._run(turn)
+                    if self.turn_timeout is None:
+                        result = await turn.run()
+                    else:
+                        result = await self._run_within(turn, self.turn_timeout)
                 finally:
                     if span.recording:
                         span.update(_ended(turn))
@@ -435,10 +438,8 @@ class ChatEngine(Engine):
             return result  # the turn goes on after ApproveTools: nothing to store yet
         return await self._commit(turn, turn.messages) or result
 
-    async def _run(self, turn: Turn) -> ChatResult:
-        if self.turn_timeout is None:
-            return await turn.run()
-        with trio.move_on_after(self.turn_timeout):
+    async def _run_within(self, turn: Turn, timeout: float) -> ChatResult:
+        with trio.move_on_after(timeout):
             return await turn.run()
         what = (
             "is unfinished: ResumeTurn() continues it, AbandonTurn() drops it"
@@ -446,8 +447,7 @@ class ChatEngine(Engine):
             else "was rolled back"
         )
         raise AskTimeout(
-            f"the turn of {self.name} did not finish within {self.turn_timeout:g}s"
-            f" and {what}"
+            f"the turn of {self.name} did not finish within {timeout:g}s and {what}"
         )
 
     async def _commit(self, turn: Turn, messages: Sequence[Any]) -> Exception | None:

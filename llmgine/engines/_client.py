@@ -31,8 +31,9 @@ class ModelClient(Protocol):
     def name(self) -> str | None:
         """The provider's ``gen_ai.provider.name``, when known up front."""
 
-    async def complete(self, request: LLMRequest) -> LLMResponse:
-        """The whole reply to ``request``."""
+    @property
+    def complete(self) -> Callable[[LLMRequest], Awaitable[LLMResponse]]:
+        """The whole reply to a request (an async function of it)."""
 
     async def stream(self, request: LLMRequest, on_event: OnEvent) -> LLMResponse:
         """Stream ``request``: each event to ``on_event``, then the whole reply."""
@@ -44,18 +45,17 @@ class ModelClient(Protocol):
 class ProviderClient:
     """A provider object, called directly."""
 
-    __slots__ = ("provider",)
+    __slots__ = ("complete", "provider")
 
     def __init__(self, provider: Provider) -> None:
         self.provider = provider
+        #: The provider's own method: a turn awaits it with no frame between.
+        self.complete: Callable[[LLMRequest], Awaitable[LLMResponse]] = provider.complete
 
     @property
     def name(self) -> str | None:
         name = getattr(self.provider, "name", None)
         return name if isinstance(name, str) else None
-
-    async def complete(self, request: LLMRequest) -> LLMResponse:
-        return await self.provider.complete(request)
 
     async def stream(self, request: LLMRequest, on_event: OnEvent) -> LLMResponse:
         accumulator = StreamAccumulator()

@@ -26,7 +26,6 @@ import trio
 from .._exceptions import MaxStepsExceeded, OutputValidationError
 from ..llm import (
     FinishReason,
-    LLMResponse,
     Message,
     ProviderDelta,
     Role,
@@ -195,7 +194,19 @@ class Turn:
                 )
             self.steps += 1
             await self.observer.status(EngineState.CALLING_MODEL, self.steps)
-            response = await self._call()
+            request = build_request(
+                settings,
+                self.conversation,
+                self.messages,
+                stream=self.observer.streaming,
+                output=self.output,
+                native=bool(self.native),
+            )
+            if self.observer.streaming:
+                self._final_indexes = set()
+                response = await self.client.stream(request, self._forward)
+            else:  # awaited here: no frame between the turn and the provider
+                response = await self.client.complete(request)
             self.replies += 1
             self.usage += response.usage
             calls = response.tool_calls
@@ -287,20 +298,6 @@ class Turn:
             self.messages.append(Message(role=Role.TOOL, parts=(result,)))
         self.consistent = len(self.messages)
         self.started, self.finished, self.decisions = set(), {}, {}
-
-    async def _call(self) -> LLMResponse:
-        request = build_request(
-            self.settings,
-            self.conversation,
-            self.messages,
-            stream=self.observer.streaming,
-            output=self.output,
-            native=bool(self.native),
-        )
-        if not self.observer.streaming:
-            return await self.client.complete(request)
-        self._final_indexes = set()
-        return await self.client.stream(request, self._forward)
 
     async def _forward(self, event: StreamEvent) -> None:
         """Send a stream event on; a final-result call's arguments go as text.

@@ -207,9 +207,11 @@ class HTTPProvider:
             url = self._url(request, stream=False)
             trace = current_trace.get()  # the chat span's, when tracing is on
             try:
-                raw = await self._retry.call(
-                    functools.partial(self._attempt, url, body, False, trace)
-                )
+                try:  # the first attempt bare: the retry policy only after a failure
+                    raw = await self._attempt(url, body, False, trace)
+                except Exception as exc:
+                    attempt = functools.partial(self._attempt, url, body, False, trace)
+                    raw = await self._retry.resume(exc, attempt)
                 try:
                     data = _json.loads(raw.content)
                 except ValueError as exc:  # JSONNestingError, UnicodeError too

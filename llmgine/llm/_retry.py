@@ -126,9 +126,24 @@ class RetryPolicy:
         try:
             return await fn()
         except Exception as exc:
-            if self.max_attempts == 1 or not self.should_retry(exc):
-                raise
-            first: list[Exception] = [exc]
+            return await self.resume(exc, fn, before_sleep=before_sleep)
+
+    async def resume(
+        self,
+        error: Exception,
+        fn: Callable[[], Awaitable[T]],
+        *,
+        before_sleep: Callable[[tenacity.RetryCallState], None] | None = None,
+    ) -> T:
+        """Go on as :meth:`call` does after a first attempt of ``fn`` failed
+        with ``error`` (raised again when it is not worth another attempt).
+
+        For a caller that makes the first attempt itself, with no frame of
+        this policy around it while it runs.
+        """
+        if self.max_attempts == 1 or not self.should_retry(error):
+            raise error
+        first: list[Exception] = [error]
 
         async def attempt() -> T:
             if first:  # tenacity counts the failed first attempt as its own
