@@ -136,6 +136,9 @@ class HTTPProvider:
         # built once: the headers and timeout are the same for every attempt
         self._headers = self._request_headers()
         self._http_timeout = httpx.Timeout(self._timeout)
+        # what build_request would make of them on every attempt
+        self._wire_headers = httpx.Headers(self._headers)
+        self._timeouts = self._http_timeout.as_dict()
         self._urls: dict[str, httpx.URL] = {}
         decode: Callable[..., LLMResponse] = codec.decode_response
         if "checked" in inspect.signature(decode).parameters:
@@ -337,15 +340,15 @@ class HTTPProvider:
         request carries W3C ``traceparent`` (and ``tracestate``) for it.
         """
         client = self._http()
-        headers = self._headers
+        headers: httpx.Headers | dict[str, str] = self._wire_headers
         if trace is not None:
-            headers = {**headers, **trace_headers(trace)}
+            headers = {**self._headers, **trace_headers(trace)}
         outgoing = client.build_request(
             "POST",
             self._request_url(url),
             content=body,
             headers=headers,
-            timeout=self._http_timeout,
+            extensions={"timeout": self._timeouts},
         )
         response: httpx.Response | None = None
         try:

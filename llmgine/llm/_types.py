@@ -319,10 +319,11 @@ def assistant_reply(
     whatever the provider said (Gemini says ``STOP``), unless the reply was cut
     off (``length``): truncated calls are not a tool turn.
     """
-    if finish_reason is not FinishReason.LENGTH and any(
-        isinstance(p, ToolCallPart) for p in parts
-    ):
-        finish_reason = FinishReason.TOOL_CALL
+    if finish_reason is not FinishReason.LENGTH:
+        for part in parts:
+            if isinstance(part, ToolCallPart):
+                finish_reason = FinishReason.TOOL_CALL
+                break
     return LLMResponse(
         message=Message(role=Role.ASSISTANT, parts=parts),
         finish_reason=finish_reason,

@@ -75,13 +75,17 @@ def req_str(value: object, where: str, provider: str) -> str:
 
 def opt_str(value: object, where: str, provider: str) -> str | None:
     """``value`` as a string or ``None``."""
-    return None if value is None else req_str(value, where, provider)
+    if value is None or type(value) is str:
+        return value
+    return req_str(value, where, provider)
 
 
 def opt_int(value: object, where: str, provider: str) -> int:
     """``value`` as a non-negative token count; ``None`` reads as 0."""
     if value is None:
         return 0
+    if type(value) is int and value >= 0:  # the common case: one test
+        return value
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise _bad(provider, where, "a non-negative integer", value)
     return value

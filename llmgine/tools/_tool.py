@@ -22,6 +22,10 @@ from ._schema import JSONSchema, json_default, json_schema, object_schema
 
 __all__ = ["Tool", "ToolDefinitionWarning", "check_timeout", "tool"]
 
+#: Types whose values the converter answers unchanged when they are of the
+#: type exactly (a JSON string for a ``str``, say): no converter call.
+_AS_IS = frozenset({str, int, float, bool})
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -193,10 +197,12 @@ class Tool(Generic[P, R]):
                 if param.required:
                     found.append(f"missing required argument {param.name!r}")
                 continue
+            value = arguments[param.name]
+            if type(value) is param.annotation and param.annotation in _AS_IS:
+                values[param.name] = value  # what the converter would answer
+                continue
             try:
-                values[param.name] = CONVERTER.structure(
-                    arguments[param.name], param.annotation
-                )
+                values[param.name] = CONVERTER.structure(value, param.annotation)
             except Exception as exc:
                 found.extend(
                     f"{param.name}{path}: {text}" for path, text in problems(exc)
