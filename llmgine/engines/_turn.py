@@ -193,7 +193,8 @@ class Turn:
                     f" max_steps={settings.max_steps} LLM calls"
                 )
             self.steps += 1
-            await self.observer.status(EngineState.CALLING_MODEL, self.steps)
+            if self.observer.publish is not None:
+                await self.observer.status(EngineState.CALLING_MODEL, self.steps)
             request = build_request(
                 settings,
                 self.conversation,
@@ -280,7 +281,8 @@ class Turn:
                 )
                 await self.observer.send(OutputReady(output=value))
                 return self._result(dump_arguments(call.arguments), output=value)
-        await self.observer.status(EngineState.RUNNING_TOOLS, self.steps)
+        if self.observer.publish is not None:
+            await self.observer.status(EngineState.RUNNING_TOOLS, self.steps)
         results, awaiting = await self._run_tools(calls, final)
         if awaiting:
             if self.journal is not None:
@@ -371,7 +373,8 @@ class Turn:
         self.finished[index] = result
         if self.journal is not None:
             await self.journal.write(ToolFinished(index=index, result=result))
-        await self.observer.send(ToolExecuted(call=call, result=result))
+        if self.observer.stream is not None:
+            await self.observer.send(ToolExecuted(call=call, result=result))
         return result
 
     async def _run_one(self, index: int, call: ToolCallPart) -> ToolResultPart:

@@ -228,9 +228,9 @@ class Tool(Generic[P, R]):
                 args.append(value)
             elif param.name in values:
                 kwargs[param.name] = value
-        call = functools.partial(self._function, *args, **kwargs)
         if self._is_async:
-            return await call()  # type: ignore[misc]
+            return await self._function(*args, **kwargs)  # type: ignore[misc]
+        call = functools.partial(self._function, *args, **kwargs)
         return await trio.to_thread.run_sync(call, abandon_on_cancel=True)
 
     async def run(self, arguments: Mapping[str, Any] | str) -> R | Any:
