@@ -56,10 +56,7 @@ def loads(data: str | bytes | bytearray, *, max_depth: int = MAX_DEPTH) -> Any:
     Raises :class:`~llmgine.JSONNestingError` for a document nested too deep,
     ``ValueError`` for one that is not JSON (bytes that are not UTF-8 included).
     """
-    if isinstance(data, bytes | bytearray):
-        text = bytes(data).decode("utf-8-sig")
-    else:
-        text = data
+    text = bytes(data).decode("utf-8-sig") if isinstance(data, _BYTES) else data
     # the common case: too few brackets to nest too deep, nothing to scan
     if text.count("[") + text.count("{") > max_depth:
         found = depth(text)
@@ -104,3 +101,4 @@ def check_depth(value: object, *, max_depth: int = MAX_DEPTH) -> None:
 
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
+_BYTES = (bytes, bytearray)  # a tuple: a union would be built on every call

@@ -65,6 +65,7 @@ _FINISH = {
     "function_call": FinishReason.TOOL_CALL,
     "content_filter": FinishReason.CONTENT_FILTER,
 }
+_CONTENT = (TextPart, BlobPart)  # a tuple: a union would be built on every call
 _AUDIO_FORMATS = {"audio/wav": "wav", "audio/x-wav": "wav", "audio/mpeg": "mp3"}
 
 
@@ -107,7 +108,7 @@ def _encode_message(message: Message) -> list[dict[str, Any]]:
                 entry["tool_calls"] = calls
             out.append(entry)
     elif message.role is not Role.TOOL:
-        content = [p for p in message.parts if isinstance(p, TextPart | BlobPart)]
+        content = [p for p in message.parts if isinstance(p, _CONTENT)]
         if content:
             out.append({"role": str(message.role), "content": _user_content(content)})
     return out

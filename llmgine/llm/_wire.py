@@ -17,6 +17,9 @@ from .. import _json
 from .._exceptions import MalformedResponseError, ProviderError
 from .._secrets import scrub
 
+#: Built once: ``json.dumps`` with options makes an encoder on every call.
+_compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
 __all__ = [
     "arguments_object",
     "dump_arguments",
@@ -152,7 +155,7 @@ def dump_arguments(arguments: Mapping[str, Any] | str) -> str:
     """Tool-call arguments as the JSON string OpenAI-style APIs expect."""
     if isinstance(arguments, str):
         return arguments
-    return json.dumps(dict(arguments), ensure_ascii=False, separators=(",", ":"))
+    return _compact.encode(arguments if type(arguments) is dict else dict(arguments))
 
 
 def arguments_object(arguments: Mapping[str, Any] | str) -> dict[str, Any]:
