@@ -10,6 +10,7 @@ supervised actor with per-tool limits.
 
 from ._actor import ToolActor as ToolActor
 from ._actor import ToolActorRef as ToolActorRef
+from ._actor import ToolTraits as ToolTraits
 from ._actor import spawn_tool_actor as spawn_tool_actor
 from ._mcp import MCPServerRef as MCPServerRef
 from ._mcp import MCPTool as MCPTool

@@ -18,17 +18,18 @@ the actor stops (or is restarted after a failure), calls still running get
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
+import attrs
 import trio
 
 from .._exceptions import ActorStopped, ConfigurationError, ToolError
 from ..actors import Actor, ActorRef, Deferred, Failure, Mailbox
 from ..llm import ToolCallPart, ToolResultPart, ToolSpec
-from ._registry import ToolRegistry
+from ._registry import ToolLike, ToolRegistry
 
-__all__ = ["ToolActor", "ToolActorRef", "spawn_tool_actor"]
+__all__ = ["ToolActor", "ToolActorRef", "ToolTraits", "spawn_tool_actor"]
 
 
 def _positive_int(value: object, what: str) -> int:
@@ -150,6 +151,24 @@ class _Spawner(Protocol):
     ) -> ActorRef: ...
 
 
+@attrs.frozen(kw_only=True)
+class ToolTraits:
+    """What a tool declares beyond its spec, for the caller of a remote one."""
+
+    name: str
+    requires_approval: bool = False
+    idempotent: bool = False
+
+    @classmethod
+    def of(cls, tool: ToolLike) -> ToolTraits:
+        """The traits ``tool`` declares (False where it says nothing)."""
+        return cls(
+            name=tool.name,
+            requires_approval=getattr(tool, "requires_approval", False) is True,
+            idempotent=getattr(tool, "idempotent", False) is True,
+        )
+
+
 class ToolActorRef:
     """A :class:`ToolActor` seen as a registry: ``specs()``, ``execute(call)``.
 
@@ -161,7 +180,7 @@ class ToolActorRef:
     admission included; the registry's per-tool timeouts bound the tool.
     """
 
-    __slots__ = ("_specs", "admit_timeout", "ref")
+    __slots__ = ("_specs", "_traits", "admit_timeout", "ref")
 
     def __init__(
         self,
@@ -169,10 +188,12 @@ class ToolActorRef:
         specs: Sequence[ToolSpec],
         *,
         admit_timeout: float | None = None,
+        traits: Iterable[ToolTraits] = (),
     ) -> None:
         self.ref = ref
         self.admit_timeout = admit_timeout
         self._specs = tuple(specs)
+        self._traits = {t.name: t for t in traits}
 
     def __repr__(self) -> str:
         return f"<ToolActorRef {self.ref.path}>"
@@ -180,6 +201,11 @@ class ToolActorRef:
     def specs(self) -> tuple[ToolSpec, ...]:
         """What to send as ``LLMRequest.tools``."""
         return self._specs
+
+    def get(self, name: str) -> ToolTraits | None:
+        """What the actor's tool ``name`` declares (a chat engine asks before
+        running a call of one that ``requires_approval``), or None."""
+        return self._traits.get(name)
 
     async def execute(self, call: ToolCallPart) -> ToolResultPart:
         """Run one call in the actor and return its result."""
@@ -217,4 +243,5 @@ async def spawn_tool_actor(
     factory = functools.partial(ToolActor, registry, **options)
     factory()  # check the options now, not at the first message
     ref = await spawner.spawn(factory, name=name, mailbox=mailbox)
-    return ToolActorRef(ref, registry.specs(), admit_timeout=admit_timeout)
+    traits = [ToolTraits.of(t) for t in registry]
+    return ToolActorRef(ref, registry.specs(), admit_timeout=admit_timeout, traits=traits)

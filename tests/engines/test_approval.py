@@ -28,7 +28,7 @@ from llmgine.engines import (
     UserInput,
 )
 from llmgine.llm import ScriptedProvider
-from llmgine.tools import ToolRegistry, tool
+from llmgine.tools import ToolRegistry, ToolTraits, spawn_tool_actor, tool
 
 from .conftest import answer, call, calls, roles, spawn_chat, tokens
 
@@ -100,6 +100,24 @@ async def test_a_call_that_needs_approval_stops_the_turn(system: ActorSystem) ->
     assert looked_up == ["main"]
     assert roles(done.messages) == ["user", "assistant", "tool", "tool", "assistant"]
     assert await engine.ask(GetHistory()) == done.messages
+
+
+async def test_a_tool_in_a_tool_actor_waits_for_approval_too(
+    system: ActorSystem,
+) -> None:
+    tools = await spawn_tool_actor(system, ToolRegistry([balance, send_money]))
+    assert tools.get("send_money") == ToolTraits(
+        name="send_money", requires_approval=True
+    )
+    assert tools.get("nothing") is None
+    provider = ScriptedProvider([step(), answer("Sent.", tokens(20, 2))])
+    engine = await spawn_chat(system, provider=provider, tools=tools)
+    result = await engine.ask(UserInput("Send 5 dollars."))
+    assert [c.id for c in result.pending_approvals] == ["s1"]
+    assert (looked_up, sent) == (["main"], [])
+    done = await engine.ask(ApproveTools(approve=["s1"]))
+    assert done.text == "Sent."
+    assert sent == [500]
 
 
 async def test_a_denied_call_gives_the_model_an_error_with_the_reason(

@@ -23,6 +23,7 @@ def test_public_names() -> None:
         "ToolDefinitionWarning",
         "ToolLike",
         "ToolRegistry",
+        "ToolTraits",
         "connect_mcp",
         "progress_listener",
         "spawn_mcp_server",
@@ -32,7 +33,14 @@ def test_public_names() -> None:
 
 
 def test_every_public_name_has_a_docstring() -> None:
-    for name in ("Tool", "ToolActor", "ToolActorRef", "ToolRegistry", "spawn_tool_actor"):
+    for name in (
+        "Tool",
+        "ToolActor",
+        "ToolActorRef",
+        "ToolRegistry",
+        "ToolTraits",
+        "spawn_tool_actor",
+    ):
         assert getattr(llmgine.tools, name).__doc__, name
     for name in (
         "MCPElicitResult",
