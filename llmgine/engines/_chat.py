@@ -297,7 +297,7 @@ class ChatEngine(Engine):
             case ApproveTools():
                 return await self._approve(message)
             case ResumeTurn():
-                return await self._resume()
+                return await self._resume(message)
             case AbandonTurn():
                 self._paused = None
                 self._awaiting = ()
@@ -335,9 +335,23 @@ class ChatEngine(Engine):
             self._awaiting = ()
         return answer
 
-    async def _stopped_turn(self) -> Turn | EngineError:
-        """The turn that waits for approval (rebuilt from the journal if need be)."""
+    async def _stopped_turn(self, output_type: Any, asked: str) -> Turn | EngineError:
+        """The turn that waits for approval (rebuilt from the journal if need be).
+
+        ``output_type`` is what the message (``asked``) gave: a rebuilt turn
+        takes it, else the engine's own; either must bear the name its journal
+        kept.
+        """
+        try:
+            output = (
+                self.settings.output if output_type is None else self._output(output_type)
+            )
+        except ConfigurationError as exc:
+            return EngineError(f"{self.name}: {exc}")
         if self._paused is not None:
+            held = self._paused.output
+            if output_type is not None and _name(output) != _name(held):
+                return _output_mismatch(self.name, _name(held), _name(output), asked)
             return self._paused
         if self.journal is None or self._unfinished is None:
             return EngineError(f"{self.name}: there is no unfinished turn")
@@ -351,7 +365,9 @@ class ChatEngine(Engine):
             self._unfinished = None
             self._awaiting = ()
             return EngineError(f"{self.name}: there is no unfinished turn")
-        return self._new_turn(None, resume=state)
+        if state.output_known and state.output != _name(output):
+            return _output_mismatch(self.name, state.output, _name(output), asked)
+        return self._new_turn(None, resume=state, output=output)
 
     async def _approve(self, message: ApproveTools) -> ChatResult | Failure:
         if not self._awaiting:
@@ -370,7 +386,11 @@ class ChatEngine(Engine):
             problem = f"approved and denied at once: {', '.join(sorted(twice))}"
         elif missing:
             problem = f"decide every pending call; undecided: {', '.join(missing)}"
-        turn = await self._stopped_turn() if problem is None else None
+        turn = (
+            await self._stopped_turn(message.output_type, "ApproveTools")
+            if problem is None
+            else None
+        )
         if isinstance(turn, EngineError) or turn is None:
             if message.stream_to is not None:
                 await _close(message.stream_to)
@@ -380,11 +400,13 @@ class ChatEngine(Engine):
         turn.decide(message.approve, message.deny)
         return await self._turn(turn)
 
-    async def _resume(self) -> ChatResult | Failure:
-        turn = await self._stopped_turn()
+    async def _resume(self, message: ResumeTurn) -> ChatResult | Failure:
+        turn = await self._stopped_turn(message.output_type, "ResumeTurn")
         if isinstance(turn, EngineError):
+            if message.stream_to is not None:
+                await _close(message.stream_to)
             return Failure(turn)
-        turn.observer.stream = None
+        turn.observer.stream = message.stream_to
         return await self._turn(turn)
 
     async def _turn(self, turn: Turn) -> ChatResult | Failure:
@@ -483,6 +505,23 @@ class ChatEngine(Engine):
         if provider_name:
             attributes["gen_ai.provider.name"] = provider_name
         return attributes
+
+
+def _name(output: OutputSpec | None) -> str | None:
+    return None if output is None else output.name
+
+
+def _output_mismatch(
+    engine: str, kept: str | None, given: str | None, asked: str
+) -> EngineError:
+    def what(name: str | None) -> str:
+        return "no output type" if name is None else f"output type {name}"
+
+    return EngineError(
+        f"{engine}: the unfinished turn was opened with {what(kept)}, not"
+        f" {what(given)}; continue it with {asked}(output_type=...) of that type"
+        " (or drop it with AbandonTurn())"
+    )
 
 
 def _ended(turn: Turn) -> dict[str, object]:

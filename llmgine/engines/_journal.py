@@ -37,9 +37,15 @@ __all__ = [
 
 @attrs.frozen(kw_only=True)
 class TurnOpened:
-    """The user's input opened a turn."""
+    """The user's input opened a turn.
+
+    ``output`` names the turn's output type (None: plain text); ``known`` is
+    False for a journal written before the name was kept.
+    """
 
     text: str
+    output: str | None = None
+    known: bool = True
 
 
 @attrs.frozen(kw_only=True)
@@ -91,8 +97,9 @@ def dump_entry(entry: Entry) -> str:
     """``entry`` as one line of JSON, tagged with its ``"kind"``."""
     data: dict[str, Any] = {"kind": _NAMES[type(entry)]}
     match entry:
-        case TurnOpened(text=text):
+        case TurnOpened(text=text, output=output):
             data["text"] = text
+            data["output"] = output
         case StepReplied(message=message, usage=usage):
             data["message"] = _converter.unstructure(message, Message)
             data["usage"] = _converter.unstructure(usage, Usage)
@@ -112,7 +119,12 @@ def load_entry(text: str) -> Entry:
         data = json.loads(text)
         match data.get("kind"):
             case "opened":
-                return TurnOpened(text=str(data["text"]))
+                output = data.get("output")
+                return TurnOpened(
+                    text=str(data["text"]),
+                    output=None if output is None else str(output),
+                    known="output" in data,
+                )
             case "replied":
                 return StepReplied(
                     message=_converter.structure(data["message"], Message),
@@ -185,13 +197,23 @@ class TurnState:
     started: set[int] = attrs.Factory(set)
     finished: dict[int, ToolResultPart] = attrs.Factory(dict)
     awaiting: set[int] = attrs.Factory(set)
+    #: The name of the turn's output type, as the journal keeps it.
+    output: str | None = None
+    #: False for a journal that did not keep it.
+    output_known: bool = False
 
     @classmethod
     def rebuild(cls, entries: Sequence[Entry]) -> TurnState:
         """The state the ``entries`` of one journal describe."""
         if not entries or not isinstance(entries[0], TurnOpened):
             raise EngineError("a turn journal must open with the user's input")
-        state = cls(text=entries[0].text, messages=[Message.user(entries[0].text)])
+        opened = entries[0]
+        state = cls(
+            text=opened.text,
+            messages=[Message.user(opened.text)],
+            output=opened.output,
+            output_known=opened.known,
+        )
         for entry in entries[1:]:
             match entry:
                 case StepReplied(message=message, usage=usage):

@@ -94,7 +94,9 @@ class ApproveTools:
     ``approve`` lists the ids of the calls to run, ``deny`` maps the ids of
     the calls to refuse to the reason the model is given in their error
     results. ``stream_to`` streams the rest of the turn, as for
-    :class:`UserInput`.
+    :class:`UserInput`. ``output_type`` is the turn's own output type when it
+    was opened with one and the engine restarted since (see
+    :class:`ResumeTurn`).
     """
 
     approve: tuple[str, ...] = attrs.field(default=(), converter=_tuple, validator=_ids)
@@ -104,16 +106,27 @@ class ApproveTools:
     stream_to: trio.abc.SendChannel[Any] | None = attrs.field(
         default=None, validator=_channel, eq=False, repr=False
     )
+    output_type: Any = None
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class ResumeTurn:
     """Continue the unfinished turn of a durable chat engine (after a crash).
 
     Answered with the turn's :class:`ChatResult` (its ``steps``, ``usage`` and
     ``messages`` count the whole turn, before the crash too). Finished LLM
     calls and tool calls are not repeated; see ``ChatEngine(durable=True)``.
+    ``stream_to`` streams the rest of the turn, as for :class:`UserInput`.
+
+    The journal keeps the name of the turn's output type, not the type: a
+    turn opened with ``UserInput(output_type=T)`` is resumed with
+    ``ResumeTurn(output_type=T)``; one of another name is refused.
     """
+
+    output_type: Any = None
+    stream_to: trio.abc.SendChannel[Any] | None = attrs.field(
+        default=None, validator=_channel, eq=False, repr=False
+    )
 
 
 @attrs.frozen

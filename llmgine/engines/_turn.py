@@ -178,7 +178,8 @@ class Turn:
         if not self.messages:
             self._add(Message.user(self.text), consistent=True)
             if self.journal is not None:
-                await self.journal.write(TurnOpened(text=self.text))
+                output = None if self.output is None else self.output.name
+                await self.journal.write(TurnOpened(text=self.text, output=output))
         # a resumed turn may stop at a reply whose tool calls have no results yet
         # (a final reply is stored with the turn, never journalled alone)
         calls = self.open_calls
