@@ -21,6 +21,7 @@ import trio
 
 from .._exceptions import ConfigurationError, ProviderError
 from ._stream import (
+    ProviderDelta,
     ReasoningDelta,
     StreamAccumulator,
     StreamEvent,
@@ -34,6 +35,7 @@ from ._types import (
     LLMRequest,
     LLMResponse,
     Message,
+    ProviderPart,
     ReasoningPart,
     TextPart,
     ToolCallPart,
@@ -107,7 +109,8 @@ def split_response(response: LLMResponse, *, chunk_size: int = 16) -> list[Strea
     """The stream events a provider could have sent for ``response``.
 
     Text and reasoning come in ``chunk_size``-character deltas, each tool call's
-    JSON arguments in two halves; a :class:`StreamFinish` closes the list.
+    JSON arguments in two halves, a provider-specific part whole (as
+    :class:`ProviderDelta`); a :class:`StreamFinish` closes the list.
     """
     events: list[StreamEvent] = []
     calls = 0
@@ -137,6 +140,8 @@ def split_response(response: LLMResponse, *, chunk_size: int = 16) -> list[Strea
             )
             events.append(ToolCallDelta(index=calls, arguments=arguments[half:]))
             calls += 1
+        elif isinstance(part, ProviderPart):  # whole, in its place
+            events.append(ProviderDelta(part=part))
     events.append(
         StreamFinish(
             finish_reason=response.finish_reason,

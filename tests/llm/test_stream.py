@@ -6,6 +6,7 @@ from llmgine.llm import (
     FinishReason,
     LLMResponse,
     Message,
+    ProviderPart,
     ReasoningDelta,
     ReasoningPart,
     StreamAccumulator,
@@ -97,6 +98,10 @@ def test_split_then_fold_gives_the_response_back() -> None:
                 TextPart(text="The answer is 42, as everyone knows."),
                 ToolCallPart(
                     id="c", name="lookup", arguments={"q": "life"}, signature="t"
+                ),
+                ProviderPart(
+                    provider="anthropic",
+                    data={"type": "server_tool_use", "id": "s", "name": "web_search"},
                 ),
             ),
         ),
