@@ -170,11 +170,11 @@ def _reasoning(message: Mapping[str, Any]) -> str | None:
 
 
 def _arguments(raw: object) -> Mapping[str, Any] | str:
-    if type(raw) is str:  # the wire's form: a JSON string
+    if isinstance(raw, str):  # the wire's form: a JSON string
         return parse_arguments(raw)
     if isinstance(raw, Mapping):
         return dict(raw)
-    return parse_arguments(raw if isinstance(raw, str) else "")
+    return parse_arguments("")
 
 
 @attrs.frozen(kw_only=True)

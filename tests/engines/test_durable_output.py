@@ -90,6 +90,9 @@ async def test_a_turn_resumed_without_its_output_type_is_refused(
     provider = ScriptedProvider([receipt()])
     engine = engine_on(path, provider, effects.registry())
     await engine.on_start()
+    unusable = await engine.receive(ResumeTurn(output_type=lambda: None))
+    assert isinstance(unusable, Failure)
+    assert "output_type" in str(unusable.error)
     for message in (ResumeTurn(), ResumeTurn(output_type=Refund)):
         refused = await engine.receive(message)
         assert isinstance(refused, Failure)

@@ -20,7 +20,7 @@ from llmgine.llm import (
     OpenAICompatibleProvider,
     ToolSpec,
 )
-from llmgine.llm._body import MAX_REMEMBERED, FragmentCache
+from llmgine.llm._body import MAX_REMEMBERED, FragmentCache, splice
 
 from ._wire_fixtures import GEMINI_FUNCTION_CALLS, OPENAI_TEXT, OPENAI_TOOL_CALLS
 from .conftest import Wire
@@ -111,3 +111,9 @@ async def test_a_provider_reaches_every_model_it_is_asked_for() -> None:
     assert [r.url.path.rpartition("/")[2] for r in wire.requests] == [
         f"{m.rpartition('/')[2]}:generateContent" for m in models
     ]
+
+
+def test_a_body_is_spliced_around_its_arrays() -> None:
+    body = splice({}, [("a", ["1", "", "2"]), ("b", [])])
+    assert json.loads(body) == {"a": [1, 2], "b": []}
+    assert json.loads(splice({"m": "é"}, [("a", ['"x"'])])) == {"a": ["x"], "m": "é"}
