@@ -21,7 +21,8 @@ The last three run only when installed (benchmark-only:
 ``pip install 'pydantic-ai-slim[openai]' openai-agents``); a missing peer is
 skipped and named. The figure is the client's CPU time per turn
 (``time.process_time`` around each turn; set-up and tear-down excluded), the
-median over the rounds, and its ratio to the ``httpx`` baseline. Tools are
+median over the rounds, and its ratio to the ``httpx`` baseline (taken in
+each round, then the median: the rounds pair the clients). Tools are
 ``async`` functions in every client, so no framework pays a thread hop.
 
 Then the load test: ``--conversations`` concurrent conversations (1,000 by
@@ -387,9 +388,15 @@ class Figures:
     conversations: int
     turns_per_s: dict[str, float]
     peak_rss_mib: dict[str, float]
+    #: Each client's ratio to the httpx loop, round by round, the median:
+    #: paired within a round, so the machine slowing down between rounds
+    #: moves both sides of a ratio alike.
+    paired: dict[str, float] = attrs.Factory(dict)
 
     def ratio(self, name: str) -> float:
         """``name``'s CPU per turn over the raw httpx loop's."""
+        if name in self.paired:
+            return self.paired[name]
         return self.per_turn[name] / self.per_turn["httpx"]
 
 
@@ -406,6 +413,12 @@ def measure(
                 times = run_client(name, server.url(), turns)
                 samples[name].append(statistics.median(times))
         per_turn = {name: statistics.median(values) for name, values in samples.items()}
+        paired = {
+            name: statistics.median(
+                mine / base for mine, base in zip(values, samples["httpx"], strict=True)
+            )
+            for name, values in samples.items()
+        }
         rates: dict[str, float] = {}
         peaks: dict[str, float] = {}
         if conversations:
@@ -422,6 +435,7 @@ def measure(
         conversations=conversations,
         turns_per_s=rates,
         peak_rss_mib=peaks,
+        paired=paired,
     )
 
 

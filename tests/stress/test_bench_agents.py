@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
 import pytest
 
 from stress import _openai_wire, bench, bench_agents
@@ -51,6 +52,9 @@ def test_the_figures_and_their_labels() -> None:
     assert out["pydantic_ai_vs_httpx"] == pytest.approx(10.0)
     assert out["llmgine_load_peak_rss_mib"] == 60.0
     assert all(key in bench.KNOWN for key in out)
+    # a ratio paired round by round wins over the ratio of the medians
+    paired = attrs.evolve(figures, paired={"llmgine": 1.05})
+    assert bench_agents.results(paired)["llmgine_vs_httpx"] == 1.05
 
 
 def test_it_runs_on_demand_only(monkeypatch: pytest.MonkeyPatch) -> None:
