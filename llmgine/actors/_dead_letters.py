@@ -231,7 +231,7 @@ class DeadLetters:
                 letter.message, StoredMessage
             ):
                 continue
-            ref = self._system.lookup(letter.recipient)
+            ref = self._system.recipient(letter.recipient)
             tell = getattr(ref, "tell_nowait", None)
             if tell is None:
                 continue

@@ -128,6 +128,7 @@ class ActorSystem:
         self.timer = AskTimer(self)
         self._nursery: trio.Nursery | None = None
         self._nodes: dict[str, Node] = {}
+        self._finders: list[Callable[[str], object | None]] = []
         # accepted, processed, failed, dead-lettered, restarts, cancelled
         self._retired = [0, 0, 0, 0, 0, 0]
         self._active = 0
@@ -219,6 +220,23 @@ class ActorSystem:
         """The ref at ``path`` (like ``/app/llm/openai``), or None."""
         node = self._nodes.get(path)
         return None if node is None else node.ref
+
+    def recipient(self, path: str) -> object | None:
+        """Whatever receives letters for ``path``: a local actor's ref, else a
+        ref one of the finders knows (a cluster node's remote refs), else None."""
+        ref = self.lookup(path)
+        if ref is not None:
+            return ref
+        for find in self._finders:
+            found = find(path)
+            if found is not None:
+                return found
+        return None
+
+    def add_finder(self, find: Callable[[str], object | None]) -> None:
+        """Let :meth:`recipient` (dead-letter redelivery) find refs by path
+        that live elsewhere: ``find`` answers a path with a ref, or None."""
+        self._finders.append(find)
 
     def register(self, node: Node) -> None:
         """Record a new node under its path."""

@@ -88,6 +88,7 @@ class NodeHandle:
         self.heartbeat = heartbeat
         self.ray_options = ray_options
         self.refs: dict[int, RemoteRef] = {}
+        system.add_finder(self.find)  # so NODE_LOST letters can be redelivered
         self.outbox: list[tuple[Any, ...]] = []
         self.restarts = 0
         self.restart_times: list[float] = []
@@ -104,6 +105,13 @@ class NodeHandle:
         self._idle.set()
         self._scope: trio.CancelScope | None = None
         self._finished = trio.Event()
+
+    def find(self, path: str) -> RemoteRef | None:
+        """The running remote ref at ``path`` on this node, or None."""
+        for ref in self.refs.values():
+            if ref.path == path and not ref.stopped:
+                return ref
+        return None
 
     # -- the outbox ------------------------------------------------------------------
     def send(

@@ -361,6 +361,13 @@ async def test_a_killed_node_restarts_and_loses_nothing(ray: FakeRay) -> None:
             stats = system.statistics()
             assert (stats.lost, stats.queued, stats.dead_lettered) == (0, 0, len(lost))
             assert stats.restarts == 2  # the node restart, counted by each actor
+            # the lost tells go again to the restarted actor, on its node
+            adds = [x for x in lost if x.message == Add(1)]
+            assert await system.dead_letters.redeliver(adds) == 3
+            assert await ref.ask(Get()) == 6
+            assert Add(1) not in [x.message for x in system.dead_letters.list()]
+            assert system.recipient("/kill/n1/c") is ref
+            assert system.recipient("/kill/n1/nobody") is None
 
 
 async def test_a_hung_node_misses_its_heartbeats_and_is_replaced(
