@@ -244,7 +244,7 @@ class _System:
     def __init__(self, ref: _Ref) -> None:
         self.ref = ref
 
-    def lookup(self, path: str) -> _Ref | None:
+    def recipient(self, path: str) -> _Ref | None:
         return self.ref if path == "/s/a" else None
 
 
