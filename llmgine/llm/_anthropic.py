@@ -271,12 +271,17 @@ class AnthropicCodec:
             body["stream"] = True
         return merge_extra(body, request.extra)
 
-    def decode_response(self, body: object) -> LLMResponse:
-        """The response a ``message`` object describes."""
+    def decode_response(self, body: object, *, checked: bool = False) -> LLMResponse:
+        """The response a ``message`` object describes.
+
+        ``checked`` says ``body`` came from :func:`llmgine._json.loads`, which
+        already refused nesting past the limit: it is not walked again.
+        """
         provider = self.provider
         with decoding(provider):
             obj = req_obj(body, "$", provider)
-            _json.check_depth(obj)  # a reply nested too deep is refused whole
+            if not checked:
+                _json.check_depth(obj)  # a reply nested too deep is refused whole
             if obj.get("type") == "error":
                 raise error_from_body(provider=provider, status=200, body=obj)
             blocks = opt_list(obj.get("content"), "content", provider)

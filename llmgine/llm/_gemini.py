@@ -231,12 +231,17 @@ class GeminiCodec:
             body["generationConfig"] = generation
         return merge_extra(body, request.extra)
 
-    def decode_response(self, body: object) -> LLMResponse:
-        """The response a ``GenerateContentResponse`` describes."""
+    def decode_response(self, body: object, *, checked: bool = False) -> LLMResponse:
+        """The response a ``GenerateContentResponse`` describes.
+
+        ``checked`` says ``body`` came from :func:`llmgine._json.loads`, which
+        already refused nesting past the limit: it is not walked again.
+        """
         provider = self.provider
         with decoding(provider):
             obj = req_obj(body, "$", provider)
-            _json.check_depth(obj)  # a reply nested too deep is refused whole
+            if not checked:
+                _json.check_depth(obj)  # a reply nested too deep is refused whole
             if obj.get("error"):
                 raise error_from_body(provider=provider, status=200, body=obj)
             candidate = _candidate(obj, provider)

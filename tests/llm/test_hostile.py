@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import httpx
 import pytest
@@ -108,11 +109,24 @@ def test_error_bodies_with_odd_field_types_still_give_typed_errors() -> None:
     assert len(long.message) <= 500
 
 
-async def test_a_body_nested_too_deep_is_malformed() -> None:
-    wire = Wire(httpx.Response(200, content=b"[" * 3000 + b"]" * 3000))
-    provider = OpenAIProvider(api_key=KEY, client=wire.client(), retry=NO_RETRY)
-    with pytest.raises(MalformedResponseError, match="nested too deep"):
-        await provider.complete(REQUEST)
+@pytest.mark.parametrize("make", [OpenAIProvider, AnthropicProvider, GeminiProvider])
+async def test_a_body_nested_too_deep_is_malformed(make: Any) -> None:
+    deep = b'{"a":' + b"[" * 3000 + b"]" * 3000 + b"}"
+    for body in (b"[" * 3000 + b"]" * 3000, deep):
+        wire = Wire(httpx.Response(200, content=body))
+        provider = make(api_key=KEY, client=wire.client(), retry=NO_RETRY)
+        with pytest.raises(MalformedResponseError, match="nested too deep"):
+            await provider.complete(REQUEST)
+
+
+@pytest.mark.parametrize("make", [OpenAIProvider, AnthropicProvider, GeminiProvider])
+def test_a_decoded_value_nested_too_deep_is_malformed(make: Any) -> None:
+    codec = make(api_key=KEY).codec
+    value: Any = []
+    for _ in range(200):
+        value = [value]
+    with pytest.raises(MalformedResponseError, match="JSONNestingError"):
+        codec.decode_response({"a": value, "choices": [], "content": []})
 
 
 async def test_an_error_body_nested_too_deep_keeps_its_status() -> None:
