@@ -52,6 +52,16 @@ class Refund:
     order: str
 
 
+@tool(requires_approval=True)
+def refund(order: str) -> str:
+    """Refund an order.
+
+    Args:
+        order: Order id.
+    """
+    return f"refunded {order}"
+
+
 def receipt(id: str = "f1") -> object:
     return calls(call(id, FINAL_RESULT, order="a", cents=500))
 
@@ -146,15 +156,6 @@ async def test_a_resumed_turn_streams_to_its_reader(
 async def test_an_approval_after_a_restart_takes_the_turns_output_type(
     tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
-    @tool(requires_approval=True)
-    def refund(order: str) -> str:
-        """Refund an order.
-
-        Args:
-            order: Order id.
-        """
-        return f"refunded {order}"
-
     path = tmp_path / "chat.db"
     tools = ToolRegistry([refund])
     first = engine_on(
@@ -178,15 +179,6 @@ async def test_an_approval_after_a_restart_takes_the_turns_output_type(
 async def test_a_paused_turn_refuses_another_output_type(
     tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
-    @tool(requires_approval=True)
-    def refund(order: str) -> str:
-        """Refund an order.
-
-        Args:
-            order: Order id.
-        """
-        return f"refunded {order}"
-
     provider = ScriptedProvider(
         [
             calls(call("r1", "refund", order="a")),
