@@ -5,6 +5,7 @@ silently answered as text. Resuming can stream."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import attrs
 import trio
@@ -76,14 +77,20 @@ async def crashed_turn(path: Path, output_type: object = Receipt) -> Effects:
     return effects
 
 
+async def restarted(path: Path, provider: ScriptedProvider, effects: Effects) -> Any:
+    """A new engine on the crashed turn's file, started (it finds the turn)."""
+    engine = engine_on(path, provider, effects.registry())
+    await engine.on_start()
+    return engine
+
+
 async def test_a_turn_resumed_with_its_output_type_answers_the_typed_value(
     tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
     path = tmp_path / "chat.db"
     effects = await crashed_turn(path)
     provider = ScriptedProvider([receipt()])
-    engine = engine_on(path, provider, effects.registry())
-    await engine.on_start()
+    engine = await restarted(path, provider, effects)
     result = await engine.receive(ResumeTurn(output_type=Receipt))
     assert isinstance(result, ChatResult)
     assert result.output == Receipt(order="a", cents=500)
@@ -98,8 +105,7 @@ async def test_a_turn_resumed_without_its_output_type_is_refused(
     path = tmp_path / "chat.db"
     effects = await crashed_turn(path)
     provider = ScriptedProvider([receipt()])
-    engine = engine_on(path, provider, effects.registry())
-    await engine.on_start()
+    engine = await restarted(path, provider, effects)
     unusable = await engine.receive(ResumeTurn(output_type=lambda: None))
     assert isinstance(unusable, Failure)
     assert "output_type" in str(unusable.error)
