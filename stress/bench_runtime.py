@@ -1,7 +1,8 @@
 """Benchmark of the actor runtime: tell→receive and ask, against same-run baselines.
 
-Run: ``python stress/bench_runtime.py [--quick]``. Every figure is printed next to
-the baseline measured in the same process, as a ratio. Rates are per second of
+Run: ``python -m stress.bench_runtime [--quick]``. Every figure is printed next to
+the baseline measured in the same process, as the median of the ratios taken
+round by round (``stress/_paired.py``). Rates are per second of
 this process's CPU time (everything runs on one thread), so that other load on
 the machine disturbs the ratios less.
 """
@@ -22,6 +23,8 @@ import attrs
 import trio
 
 from llmgine.actors import Actor, Mailbox, OneForOne, Overflow, open_actor_system
+
+from ._paired import Rounds
 
 
 @attrs.frozen
@@ -219,19 +222,27 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parser.parse_args(argv)
     n = 30_000 if args.quick else 100_000
     asks = 4_000 if args.quick else 10_000
-    runs = 8 if args.quick else 16
+    runs = 12 if args.quick else 16
 
     # Many short rounds interleave the measurements (A B C D E, A B C D E, ...)
-    # so that a change of machine load hits baselines and llmgine alike, and
-    # each figure is the best of its rounds: the run least disturbed.
-    loop = channel = tell = pingpong = ask = ask_timeout = 0.0
+    # so that a change of machine load hits baselines and llmgine alike; each
+    # ratio is taken within a round and the median over rounds is the figure
+    # (stress/_paired.py), each rate is the best of its rounds.
+    rounds = Rounds()
     for _ in range(runs):
-        loop = max(loop, bare_loop(n))
-        channel = max(channel, trio.run(channel_tell, n))
-        tell = max(tell, trio.run(llmgine_tell, n))
-        pingpong = max(pingpong, trio.run(channel_ping_pong, asks))
-        ask = max(ask, trio.run(llmgine_ask, asks))
-        ask_timeout = max(ask_timeout, trio.run(llmgine_ask_timeout, asks))
+        rounds.add("loop", bare_loop(n))
+        rounds.add("channel", trio.run(channel_tell, n))
+        rounds.add("tell", trio.run(llmgine_tell, n))
+        rounds.add("pingpong", trio.run(channel_ping_pong, asks))
+        rounds.add("ask", trio.run(llmgine_ask, asks))
+        rounds.add("ask_timeout", trio.run(llmgine_ask_timeout, asks))
+    loop, channel, tell, pingpong, ask, ask_timeout = (
+        rounds.best(label)
+        for label in ("loop", "channel", "tell", "pingpong", "ask", "ask_timeout")
+    )
+    tell_ratio = rounds.ratio("tell", "loop")
+    ask_ratio = rounds.ratio("ask", "pingpong")
+    timeout_ratio = rounds.ratio("ask_timeout", "ask")
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     total, window = (20_000, 2_000) if args.quick else (100_000, 10_000)
     first, last = trio.run(spawn_rates, total, window)
@@ -245,18 +256,22 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
     rows = [
         ("bare loop (build message + drive receive)", loop, "baseline"),
-        ("trio memory channel, tell→receive", channel, f"{channel / loop:.2f}x loop"),
-        ("llmgine tell→receive", tell, f"{tell / loop:.2f}x loop (target >= 0.60x)"),
+        (
+            "trio memory channel, tell→receive",
+            channel,
+            f"{rounds.ratio('channel', 'loop'):.2f}x loop",
+        ),
+        ("llmgine tell→receive", tell, f"{tell_ratio:.2f}x loop (target >= 0.60x)"),
         ("trio channel ping-pong (request/reply)", pingpong, "baseline"),
         (
             "llmgine ask round trip",
             ask,
-            f"{ask / pingpong:.2f}x ping-pong (target >= 1.6x)",
+            f"{ask_ratio:.2f}x ping-pong (target >= 1.6x)",
         ),
         (
             "llmgine ask round trip, timeout=60",
             ask_timeout,
-            f"{ask_timeout / ask:.2f}x ask without timeout (target >= 0.9x)",
+            f"{timeout_ratio:.2f}x ask without timeout (target >= 0.9x)",
         ),
         (f"spawn, first {window:,} actors", first, "baseline"),
         (
@@ -278,9 +293,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         )
     print(f"  peak RSS {rss_mb:,.0f} MiB")
     figures = {
-        "tell_vs_loop": tell / loop,
-        "ask_vs_pingpong": ask / pingpong,
-        "ask_timeout_vs_ask": ask_timeout / ask,
+        "tell_vs_loop": tell_ratio,
+        "ask_vs_pingpong": ask_ratio,
+        "ask_timeout_vs_ask": timeout_ratio,
         "spawn_last_vs_first": last / first,
         "idle_actor_bytes": per_actor,
         "served_actor_bytes": per_served,

@@ -1,7 +1,7 @@
 """Benchmark of the tracer's cost on the tell→receive path, against a same-run baseline.
 
-Run: ``python stress/bench_tracer.py [--quick]``. Scenarios, each run several
-times interleaved with the others, best run kept:
+Run: ``python -m stress.bench_tracer [--quick]``. Scenarios, each run once a
+round, the rounds interleaved; a ratio is the median of the per-round ratios:
 
 - no tracer at all (the baseline);
 - a tracer with a no-op handler, messages told from untraced code (the
@@ -39,6 +39,8 @@ import trio
 
 from llmgine.actors import Actor, Mailbox, RecordKind, TraceRecord, open_actor_system
 from llmgine.observability import JsonlHandler, TraceHandler, Tracer, traced
+
+from ._paired import Rounds
 
 
 @attrs.frozen
@@ -156,7 +158,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             "JSONL, traced requests, 10% sampled": ("jsonl", "requests", Tracer, 0.1),
             "JSONL, traced requests, 1% sampled": ("jsonl", "requests", Tracer, 0.01),
         }
-        rates = dict.fromkeys(scenarios, 0.0)
+        rounds = Rounds()
         dropped = dict.fromkeys(scenarios, 0)
         written = 0
         order = list(scenarios.items())
@@ -167,36 +169,40 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             for label, (kind, mode, cls, ratio) in order[shift:] + order[:shift]:
                 jsonl.unlink(missing_ok=True)
                 tracer = None if kind is None else cls(handlers(kind), sample_ratio=ratio)
-                rate = trio.run(tell_rate, n, tracer, mode)
-                rates[label] = max(rates[label], rate)
+                rounds.add(label, trio.run(tell_rate, n, tracer, mode))
                 if tracer is not None:
                     dropped[label] = max(dropped[label], tracer.statistics().dropped)
                 if label == "tracer, JSONL handler, every tell traced":
                     written = jsonl.stat().st_size
 
+    rates = {label: rounds.best(label) for label in scenarios}
+    ratios = {label: rounds.ratio(label, "no tracer") for label in scenarios}
     base = rates["no tracer"]
     targets = {
         "tracer, no-op handler, untraced tells": " (target >= 0.98x)",
         "tracer, JSONL handler, untraced tells": " (target >= 0.70x)",
     }
     versions = f"python {sys.version.split()[0]}, trio {trio.__version__}"
-    print(f"llmgine tracer benchmark  ({versions}; {n:,} tells, best of {runs})")
+    print(
+        f"llmgine tracer benchmark  ({versions}; {n:,} tells, {runs} rounds:"
+        " best rate, median of per-round ratios)"
+    )
     for label, rate in rates.items():
         note = targets.get(label, "")
         lost = f"  dropped {dropped[label]:,}" if dropped[label] else ""
-        print(f"  {label:<44} {rate:>11,.0f} msg/s  {rate / base:.2f}x{note}{lost}")
+        print(f"  {label:<44} {rate:>11,.0f} msg/s  {ratios[label]:.2f}x{note}{lost}")
     span_us = 1e6 / rates["tracer, JSONL handler, every tell traced"] - 1e6 / base
     print(
         f"  a message span written as JSONL costs {span_us:.1f} us"
         f" ({written / n:.0f} B/msg); a tell alone {1e6 / base:.2f} us"
     )
     return {
-        "quiet_vs_none": rates["tracer, no-op handler, untraced tells"] / base,
-        "traced_vs_none": rates["tracer, no-op handler, every tell traced"] / base,
-        "jsonl_quiet_vs_none": rates["tracer, JSONL handler, untraced tells"] / base,
-        "jsonl_vs_none": rates["tracer, JSONL handler, every tell traced"] / base,
-        "jsonl_sampled_10_vs_none": rates["JSONL, traced requests, 10% sampled"] / base,
-        "jsonl_sampled_1_vs_none": rates["JSONL, traced requests, 1% sampled"] / base,
+        "quiet_vs_none": ratios["tracer, no-op handler, untraced tells"],
+        "traced_vs_none": ratios["tracer, no-op handler, every tell traced"],
+        "jsonl_quiet_vs_none": ratios["tracer, JSONL handler, untraced tells"],
+        "jsonl_vs_none": ratios["tracer, JSONL handler, every tell traced"],
+        "jsonl_sampled_10_vs_none": ratios["JSONL, traced requests, 10% sampled"],
+        "jsonl_sampled_1_vs_none": ratios["JSONL, traced requests, 1% sampled"],
     }
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from stress import bench as bench_module
 from stress import bench_import
+from stress._paired import Rounds, paired
 
 Loader = Callable[[str], Callable[[list[str]], dict[str, Any]] | None]
 
@@ -203,3 +204,22 @@ def test_the_import_bench_reports_a_ratio(
 def test_a_failing_import_is_reported() -> None:
     with pytest.raises(RuntimeError, match="no_such_module_here"):
         bench_import.measure(("no_such_module_here",))
+
+
+def test_one_lucky_baseline_round_does_not_move_a_paired_ratio() -> None:
+    # The machine ran the baseline's third round unusually fast; the ratio of
+    # the best rates would read 0.5x, the per-round ratios say 1.0x.
+    rounds = Rounds()
+    for llmgine, baseline in ((100, 100), (90, 90), (100, 200), (80, 80), (95, 95)):
+        rounds.add("llmgine", llmgine)
+        rounds.add("baseline", baseline)
+    assert rounds.best("llmgine") / rounds.best("baseline") == 0.5
+    assert rounds.ratio("llmgine", "baseline") == 1.0
+    assert rounds.best("baseline") == 200
+
+
+def test_paired_ratios_need_the_same_rounds_on_both_sides() -> None:
+    with pytest.raises(ValueError, match="same number of rounds"):
+        paired([1.0, 2.0], [1.0])
+    with pytest.raises(ValueError, match="same number of rounds"):
+        paired([], [])
