@@ -426,9 +426,10 @@ class Cell(Admission, Background):
                         await trio.lowlevel.checkpoint()
             if self._killed:
                 return  # the message in hand is dead-lettered by the incarnation
-            if self._current is not None:  # the abandoned ask's handling was cancelled
+            current = self._current
+            if current is not None:  # the abandoned ask's handling was cancelled
                 self._current = None
-                self.count_cancelled()
+                self.count_cancelled(current if type(current) is Envelope else None)
 
     async def _handle(self, item: object, receive: Any) -> None:
         """Handle one message by the reference path."""
@@ -437,7 +438,7 @@ class Cell(Admission, Background):
             if reply is not None and reply.abandoned:
                 # The asker gave up while the message was queued: do nothing.
                 self._current = None
-                self.count_cancelled()
+                self.count_cancelled(reply)
                 return
             if item.traced:
                 await self._handle_traced(item, receive)

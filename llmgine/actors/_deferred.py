@@ -92,4 +92,4 @@ class Deferred:
     def settle_cancelled(self) -> None:
         """The work for an abandoned reply was cancelled before it answered."""
         if self._settle():
-            self._cell.count_cancelled()
+            self._cell.count_cancelled(self._reply)

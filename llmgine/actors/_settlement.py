@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from .._exceptions import ActorStopped, CircuitOpenError, MailboxFull
+from .._exceptions import ActorStopped, AskTimeout, CircuitOpenError, MailboxFull
 from ..tracing import RecordKind
 from ._actor import Failure
 from ._breaker import BreakerRuntime
@@ -105,10 +105,17 @@ class Settlement:
         if self.breaker is not None and not (reply is not None and reply.abandoned):
             self.breaker.failure()
 
-    def count_cancelled(self) -> None:
-        """Settle a message whose asker gave up before it was answered."""
+    def count_cancelled(self, reply: Reply | None = None) -> None:
+        """Settle a message whose asker gave up before it was answered.
+
+        Its reply, if still open, is closed with :class:`AskTimeout` in the
+        same step: no asker waits on it, but whoever keeps books by the reply
+        (a node reporting to its driver) sees it settled with the counters.
+        """
         self.queue.processed += 1
         self.queue.cancelled += 1
+        if reply is not None and not reply.is_set:
+            reply.set_error(AskTimeout(f"the asker of {self.path} gave up"))
 
     def abandon(self, reply: Reply) -> None:
         """The asker of ``reply`` gave up: cancel the work done for it."""

@@ -30,11 +30,13 @@ from ..actors._dead_letters import DeadLetter
 from ..actors._envelope import Envelope
 from ..tracing import SAMPLE_ALL, TraceRecord, current_trace
 
-__all__ = ["TELL", "Host", "NodeServer", "Snapshot"]
+__all__ = ["ASK", "CANCEL", "TELL", "Host", "NodeServer", "Snapshot"]
 
 #: Item kinds in a delivered batch: ``(kind, actor_id, seq, lane, message, trace)``.
+#: ``CANCEL``: the asker of ask ``seq`` gave up (its message and trace are None).
 TELL = 0
 ASK = 1
+CANCEL = 2
 
 #: ``(counts, answers, letters, refused, traces)``: ``counts`` rows are
 #: ``(actor_id, tells_settled, processed, dead_lettered, failed, restarts,
@@ -172,6 +174,15 @@ class Host:
         actors = self.actors
         for kind, actor_id, seq, lane, message, trace in batch:
             hosted = actors.get(actor_id)
+            if kind == CANCEL:
+                # As a local ask whose asker gave up: a queued message is
+                # skipped, one being handled is cancelled; either way it is
+                # settled (cancelled) and its envelope answered in that step.
+                if hosted is not None:
+                    envelope = hosted.asks.get(seq)
+                    if envelope is not None and not envelope.is_set:
+                        hosted.cell.abandon(envelope)
+                continue
             if hosted is None:
                 error = ActorStopped(f"actor {actor_id} is not on node {self.name}")
                 self.refused.append((actor_id, seq, kind == ASK, error))

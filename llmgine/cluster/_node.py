@@ -35,7 +35,7 @@ from ..actors import (
 from ..tracing import current_trace
 from ._host import NodeServer, Snapshot
 from ._ray import await_ref, check_pickles, import_ray
-from ._remote import _ASK, RemoteRef, _Slot
+from ._remote import _ASK, _CANCEL, _TELL, RemoteRef, _Slot
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -116,8 +116,8 @@ class NodeHandle:
     # -- the outbox ------------------------------------------------------------------
     def send(
         self, kind: int, ref: RemoteRef, lane: int, message: object, slot: _Slot | None
-    ) -> None:
-        """Accept a message for ``ref``: it leaves with the next batch."""
+    ) -> int:
+        """Accept a message for ``ref``: it leaves with the next batch; its seq."""
         self._seq += 1
         seq = self._seq
         trace = None if self.system.tracer is None else current_trace.get()
@@ -127,11 +127,21 @@ class NodeHandle:
         if slot is not None:
             ref.asks[seq] = slot
         self._wake.set()
+        return seq
+
+    def cancel(self, ref: RemoteRef, seq: int) -> None:
+        """The asker of ``ref``'s ask ``seq`` gave up: tell the node to cancel it.
+
+        It leaves with the next batch, after the ask if that has not left yet.
+        """
+        if seq in ref.asks:
+            self.outbox.append((_CANCEL, ref, seq, 0, None, None))
+            self._wake.set()
 
     def evict_unsent(self, ref: RemoteRef, lane: int) -> bool:
         """Drop ``ref``'s oldest unsent tell at or below ``lane`` (``DROP_OLDEST``)."""
         for index, item in enumerate(self.outbox):
-            if item[1] is ref and item[0] != _ASK and item[3] >= lane:
+            if item[1] is ref and item[0] == _TELL and item[3] >= lane:
                 del self.outbox[index]
                 ref.unsent -= 1
                 ref.file(item[4], DeadLetterReason.DROPPED_OLDEST, None)
@@ -278,6 +288,8 @@ class NodeHandle:
     def _give_up(self) -> None:
         for item in self.outbox:
             ref = item[1]
+            if item[0] == _CANCEL:
+                continue
             ref.unsent -= 1
             slot = ref.asks.pop(item[2], None)
             error = ActorStopped(f"node {self.path} gave up")
@@ -304,6 +316,10 @@ class NodeHandle:
             del self.outbox[:_BATCH]
             wire = []
             for kind, ref, seq, lane, message, trace in items:
+                if kind == _CANCEL:  # not a message: nothing to count
+                    if seq in ref.asks:
+                        wire.append((kind, ref.id, seq, lane, None, None))
+                    continue
                 ref.unsent -= 1
                 if kind == _ASK:
                     slot = ref.asks.get(seq)

@@ -30,6 +30,7 @@ __all__ = ["RemoteRef"]
 
 _TELL = 0
 _ASK = 1
+_CANCEL = 2
 _TELLS_PER_CHECKPOINT = 64
 
 
@@ -163,8 +164,10 @@ class RemoteRef:
         """Send and wait for the answer, as :meth:`ActorRef.ask` does.
 
         :class:`ActorStopped` if the node is lost while the ask is in flight;
-        :class:`AskTimeout` after ``timeout`` seconds (the remote handling is
-        not cancelled; its late answer is dropped).
+        :class:`AskTimeout` after ``timeout`` seconds. When the asker gives up
+        (the timeout passes or its cancel scope is cancelled) the node cancels
+        the actor's handling of the message, or skips it if it is still queued,
+        as for a local ask.
         """
         self._check(message)
         lane = int(priority)
@@ -180,8 +183,12 @@ class RemoteRef:
             if not self._room(message, lane):
                 raise MailboxFull(f"mailbox of {self.path} is full: message dropped")
             slot = _Slot(message, lane)
-            self._node.send(_ASK, self, lane, message, slot)
-            await slot.event.wait()
+            seq = self._node.send(_ASK, self, lane, message, slot)
+            try:
+                await slot.event.wait()
+            finally:
+                if not slot.event.is_set():
+                    self._node.cancel(self, seq)
         if scope.cancelled_caught:
             raise AskTimeout(f"no answer from {self.path} within {timeout} s")
         if slot.error is not None:

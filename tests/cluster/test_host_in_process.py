@@ -292,7 +292,7 @@ async def test_stopping_an_actor_dead_letters_its_queue_then_refuses(
             await ref.tell(Block("st"))
             await ref.tell(Add(1))
             with pytest.raises(AskTimeout):
-                await ref.ask(Get(), timeout=0.01)  # its late answer is dropped
+                await ref.ask(Get(), timeout=0.01)  # skipped on the node
 
             async def release() -> None:
                 await trio.testing.wait_all_tasks_blocked()
@@ -315,6 +315,29 @@ async def test_stopping_an_actor_dead_letters_its_queue_then_refuses(
             assert stats.lost == 0
             assert stats.actors == 0
             assert not node.statistics().up
+
+
+async def test_an_ask_given_up_is_cancelled_on_the_node(ray: FakeRay) -> None:
+    # As a local ask: the handling in progress is cancelled (the gate never
+    # opens, yet the actor answers the next ask), a queued one is skipped, and
+    # both are counted cancelled.
+    with trio.fail_after(LIMIT):
+        async with open_actor_system("cancel", cluster=RayCluster()) as system:
+            node = await system.spawn_node("n1")
+            ref = await node.spawn(Gated, name="c")
+            with pytest.raises(AskTimeout):
+                await ref.ask(Block("never"), timeout=0.05)
+            assert await ref.ask(Get()) == 0
+            await ref.tell(Block("later"))
+            with trio.move_on_after(0.05):  # the asker's own scope gives up
+                await ref.ask(Add(5))
+            await ref._node.flush()  # the cancel has reached the node
+            _open("later")
+            assert await ref.ask(Get()) == 0  # Add(5) was skipped
+            stats = ref.statistics()
+            assert (stats.cancelled, stats.processed, stats.queued) == (2, 5, 0)
+            assert (stats.accepted, stats.dead_lettered) == (5, 0)
+            assert system.statistics().lost == 0
 
 
 async def test_a_killed_node_restarts_and_loses_nothing(ray: FakeRay) -> None:
