@@ -26,7 +26,7 @@ __all__ = ["Figure", "build_parser", "collect", "main", "readable", "render"]
 BENCHES = ("runtime", "bus", "tracer", "import")
 #: Run only when named (``llmgine bench agents``): they start server processes
 #: and take longer than the default run should.
-ON_DEMAND = ("agents",)
+ON_DEMAND = ("agents", "store", "durable")
 
 
 @attrs.frozen(kw_only=True)
@@ -163,6 +163,23 @@ KNOWN: dict[str, tuple[str, str, float | str | None, bool]] = {
     "httpx_load_turns_per_s": ("raw httpx under load, turns", "", None, False),
     "llmgine_load_peak_rss_mib": ("llmgine under load, peak RSS", "", None, False),
     "httpx_load_peak_rss_mib": ("raw httpx under load, peak RSS", "", None, False),
+    # store
+    "store_vs_raw": ("dead letters stored", "raw SQLite executemany", None, False),
+    "store_vs_no_store": ("dead letters stored", "dead letters, no store", None, False),
+    "store_letters_per_s": ("dead-letter store, rate", "", None, False),
+    "store_lag_ms": ("worst filed-to-stored lag", "", None, False),
+    "store_lag_vs_flush_interval": (
+        "worst filed-to-stored lag",
+        "flush_interval",
+        1.0,
+        True,
+    ),
+    # durable
+    "durable_vs_store": ("durable turn", "stored turn, not durable", None, False),
+    "durable_vs_memory": ("durable turn", "turn kept in memory", None, False),
+    "memory_turn_ms": ("turn kept in memory, per turn", "", None, False),
+    "store_turn_ms": ("stored turn, per turn", "", None, False),
+    "durable_turn_ms": ("durable turn, per turn", "", None, False),
 }
 
 
@@ -265,6 +282,10 @@ run only when named:
   agents    the agent loop's client CPU per turn against a raw httpx loop
             (and pydantic-ai, the OpenAI Agents SDK when installed); turns/s
             and peak RSS with many concurrent conversations
+  store     the SQLite dead-letter store under a flood: letters/s against raw
+            SQLite, and the worst filed-to-stored lag against flush_interval
+  durable   what ChatEngine(durable=True) costs per turn against a stored
+            and an in-memory conversation
 
 exit status: 0 when every target is met, 1 when one is not (0 with --no-check),
 2 for bad arguments.

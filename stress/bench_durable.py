@@ -1,7 +1,7 @@
 """Benchmark: the cost of ``ChatEngine(durable=True)`` per turn, as ratios.
 
-Run: ``python stress/bench_durable.py [--quick] [--turns N] [--rounds N]``;
-``main(argv)`` returns the figures.
+Run: ``python -m stress.bench_durable [--quick] [--turns N] [--rounds N]``, or
+``llmgine bench durable``; ``main(argv)`` returns the figures.
 
 Each turn is two steps against a local ``ScriptedProvider`` (a reply calling
 one tool, the tool's result, a final reply), asked of an engine in an actor
@@ -128,7 +128,7 @@ async def measure(turns: int, rounds: int) -> Figures:
     )
 
 
-def main(argv: list[str] | None = None) -> Figures:
+def main(argv: list[str] | None = None) -> dict[str, float]:
     """Parse ``argv``, measure, print the table, and return the figures."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer turns and rounds")
@@ -146,7 +146,11 @@ def main(argv: list[str] | None = None) -> Figures:
         print(f"  {setup:<8} {figures.per_turn[setup] * 1e3:8.3f} ms/turn")
     print(f"  durable / store  {figures.durable_vs_store:6.2f}x")
     print(f"  durable / memory {figures.durable_vs_memory:6.2f}x")
-    return figures
+    return {
+        "durable_vs_store": figures.durable_vs_store,
+        "durable_vs_memory": figures.durable_vs_memory,
+        **{f"{setup}_turn_ms": figures.per_turn[setup] * 1e3 for setup in SETUPS},
+    }
 
 
 if __name__ == "__main__":

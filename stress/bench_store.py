@@ -1,6 +1,7 @@
 """How fast the SQLite dead-letter store takes letters, with its loss window held.
 
-Run: python -m stress.bench_store [--seconds 3]
+Run: ``python -m stress.bench_store [--quick] [--seconds 3]``, or
+``llmgine bench store``.
 
 Three figures, each a ratio against a baseline in the same run:
 
@@ -91,7 +92,11 @@ async def flood(
     filed: list[tuple[int, float]] = []
     stored: list[tuple[int, float]] = []
     async with open_actor_system(
-        "bench", tracer=None, dead_letter_store=store, dead_letter_capacity=10_000
+        "bench",
+        tracer=None,
+        dead_letter_store=store,
+        dead_letter_capacity=10_000,
+        shutdown_timeout=0.05,  # the stuck actor's message is cancelled at once
     ) as system:
         ref = await system.spawn(
             _Stuck,
@@ -140,7 +145,8 @@ def _worst_lag(filed: list[tuple[int, float]], stored: list[tuple[int, float]]) 
     return worst
 
 
-async def main(seconds: float) -> None:
+async def measure(seconds: float) -> dict[str, float]:
+    """Flood without and with a store, then the raw baseline; print and return."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         bare, _ = await flood(seconds, None)
@@ -148,7 +154,7 @@ async def main(seconds: float) -> None:
             seconds,
             SQLiteDeadLetterStore(folder / "dead.db", flush_interval=FLUSH_INTERVAL),
         )
-        raw = raw_rate(folder, 200_000)
+        raw = raw_rate(folder, max(10_000, min(200_000, int(stored * seconds))))
     print(f"raw executemany (baseline)   {raw:>12,.0f} rows/s")
     print(f"flood, no store (baseline)   {bare:>12,.0f} letters/s")
     print(f"flood, SQLite store          {stored:>12,.0f} letters/s")
@@ -158,9 +164,24 @@ async def main(seconds: float) -> None:
         f"  worst filed-to-stored lag  {lag * 1e3:>12.1f} ms"
         f" ({lag / FLUSH_INTERVAL:.2f} of flush_interval={FLUSH_INTERVAL}s)"
     )
+    return {
+        "store_vs_raw": stored / raw,
+        "store_vs_no_store": stored / bare,
+        "store_letters_per_s": stored,
+        "store_lag_ms": lag * 1e3,
+        "store_lag_vs_flush_interval": lag / FLUSH_INTERVAL,
+    }
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    """Parse ``argv``, measure, print the figures and return them."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a one-second flood")
+    parser.add_argument("--seconds", type=float, default=None)
+    args = parser.parse_args(argv)
+    seconds = args.seconds or (1.0 if args.quick else 3.0)
+    return trio.run(measure, seconds)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=3.0)
-    trio.run(main, parser.parse_args().seconds)
+    main()

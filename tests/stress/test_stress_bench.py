@@ -223,3 +223,18 @@ def test_paired_ratios_need_the_same_rounds_on_both_sides() -> None:
         paired([1.0, 2.0], [1.0])
     with pytest.raises(ValueError, match="same number of rounds"):
         paired([], [])
+
+
+@pytest.mark.parametrize(
+    ("bench", "argv"),
+    [("store", ["--seconds", "0.2"]), ("durable", ["--turns", "3", "--rounds", "1"])],
+)
+def test_the_on_demand_store_benches_report_labelled_figures(
+    bench: str, argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = bench_module._load(bench)
+    assert run is not None and bench in bench_module.ON_DEMAND
+    figures = run(argv)
+    assert set(figures) <= set(bench_module.KNOWN)
+    assert all(value > 0 for value in figures.values())
+    assert capsys.readouterr().out
