@@ -32,7 +32,7 @@ from ..actors import (
     Mailbox,
     Restart,
 )
-from ..tracing import current_trace
+from ..tracing import ambient_context, current_trace
 from ._host import NodeServer, Snapshot
 from ._ray import await_ref, check_pickles, import_ray
 from ._remote import _ASK, _CANCEL, _TELL, RemoteRef, _Slot
@@ -120,7 +120,12 @@ class NodeHandle:
         """Accept a message for ``ref``: it leaves with the next batch; its seq."""
         self._seq += 1
         seq = self._seq
-        trace = None if self.system.tracer is None else current_trace.get()
+        tracer = self.system.tracer
+        trace = None
+        if tracer is not None:
+            # as a local ref: the sender's trace, else the caller's ambient
+            # one (an OpenTelemetry span the application opened)
+            trace = current_trace.get() or ambient_context(tracer)
         self.outbox.append((kind, ref, seq, lane, message, trace))
         ref.unsent += 1
         ref.accepted += 1

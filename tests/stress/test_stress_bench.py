@@ -233,7 +233,8 @@ def test_the_on_demand_store_benches_report_labelled_figures(
     bench: str, argv: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     run = bench_module._load(bench)
-    assert run is not None and bench in bench_module.ON_DEMAND
+    assert run is not None
+    assert bench in bench_module.ON_DEMAND
     figures = run(argv)
     assert set(figures) <= set(bench_module.KNOWN)
     assert all(value > 0 for value in figures.values())
