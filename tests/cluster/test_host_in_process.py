@@ -36,7 +36,7 @@ from llmgine.actors import (
     open_actor_system,
 )
 from llmgine.cluster import RayCluster
-from llmgine.cluster._host import ASK, TELL, Host, NodeServer
+from llmgine.cluster._host import ASK, CANCEL, TELL, Host, NodeServer
 from llmgine.tracing import RecordKind, traced
 
 from .actors import Add, Boom, Broken, Counter, Get
@@ -477,6 +477,11 @@ def test_the_host_refuses_unknown_actors_and_answers_what_cannot_travel() -> Non
         (row,) = refused
         assert row[:3] == (9, 1, True)
         assert isinstance(row[3], ActorStopped)
+        # a cancel for an ask already answered, or never seen, is no message:
+        # nothing is refused, nothing counted
+        late = [(CANCEL, 9, 1, 0, None, None), (CANCEL, 1, 99, 0, None, None)]
+        assert server.deliver(late) is None
+        assert server.poll(0.01)[3] == []
         snap = server.deliver([(ASK, 1, 2, 2, "lock", None), (ASK, 1, 3, 2, "err", None)])
         assert snap is not None
         answers = list(snap[1])
