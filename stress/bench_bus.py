@@ -305,7 +305,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     runs = 2 if args.quick else 3
     paced_count = 10_000
     warmup = 1_000 if args.quick else 5_000
-    paced_runs = 2 if args.quick else 5
+    paced_runs = 3 if args.quick else 5
     rate = 10_000.0
 
     chan1 = _best_trio(runs, channel_fanout, n, 1)

@@ -1,10 +1,11 @@
 """Benchmark of ``import llmgine`` against importing its dependencies, in one run.
 
-Run: ``python stress/bench_import.py [--quick] [--top N]``. Each round starts
+Run: ``python -m stress.bench_import [--quick] [--top N]``. Each round starts
 two fresh interpreters with ``python -X importtime``: one runs
 ``import llmgine``, the other ``import trio, httpx, attrs, cattrs`` (the
-baseline); which goes first alternates. The figure is the median over the
-rounds of the cumulative import times CPython reports, and their ratio.
+baseline); which goes first alternates. The figures are the medians over the
+rounds of the cumulative import times CPython reports, and the median of the
+per-round ratios (``stress/_paired.py``).
 ``--top N`` lists the modules ``import llmgine`` loads beyond the baseline's,
 by their own import time, from the last round.
 
@@ -20,6 +21,8 @@ import statistics
 import subprocess
 import sys
 from collections.abc import Sequence
+
+from ._paired import paired
 
 TARGET = 1.3
 PACKAGE = ("llmgine",)
@@ -66,10 +69,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
         prog="bench_import", description="import llmgine vs its dependencies"
     )
     parser.add_argument("--quick", action="store_true", help="fewer rounds")
-    parser.add_argument("--rounds", type=int, help="rounds (default 9, quick 5)")
+    parser.add_argument("--rounds", type=int, help="rounds (default 9, quick 7)")
     parser.add_argument("--top", type=int, default=0, metavar="N", help="list N modules")
     args = parser.parse_args(argv)
-    rounds = max(1, args.rounds or (5 if args.quick else 9))
+    rounds = max(1, args.rounds or (7 if args.quick else 9))
     ours: list[float] = []
     theirs: list[float] = []
     extra: dict[str, tuple[int, int, int]] = {}
@@ -85,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
                 base_table = table
     package_ms = statistics.median(ours)
     baseline_ms = statistics.median(theirs)
-    ratio = package_ms / baseline_ms
+    ratio = paired(ours, theirs)  # each round's pair ran back to back
     print(
         f"import llmgine {package_ms:.0f} ms; import {', '.join(BASELINE)}"
         f" {baseline_ms:.0f} ms; ratio {ratio:.2f}x (target <= {TARGET}x;"
