@@ -30,6 +30,7 @@ import httpx
 from .. import _json
 from .._exceptions import ProviderUnavailable
 from ._base import merge_extra
+from ._body import Blocks, EncodingCache, FragmentCache, dumps, merge_turns, splice
 from ._errors import error_from_body
 from ._http import DEFAULT_TIMEOUT, HTTPProvider, resolve_key
 from ._retry import RetryPolicy
@@ -55,6 +56,7 @@ from ._types import (
     TextPart,
     ToolCallPart,
     ToolResultPart,
+    ToolSpec,
     Usage,
     assistant_reply,
 )
@@ -153,6 +155,36 @@ def _encode_messages(messages: tuple[Message, ...]) -> tuple[list[str], list[Any
     return system, turns
 
 
+_Texts = tuple[str, tuple[str, ...], tuple[str, ...]]
+
+
+def _texts(message: Message) -> _Texts:
+    """A non-system message as :func:`merge_turns` takes it: the texts of its
+    blocks, tool results first in a user turn (as _encode_messages sorts them)."""
+    blocks = [b for b in map(_block, message.parts) if b is not None]
+    if message.role is Role.ASSISTANT:
+        return "assistant", tuple(map(dumps, blocks)), ()
+    first = tuple(dumps(b) for b in blocks if b["type"] == "tool_result")
+    rest = tuple(dumps(b) for b in blocks if b["type"] != "tool_result")
+    return "user", first, rest
+
+
+def _size(texts: _Texts) -> int:
+    return sum(map(len, texts[1])) + sum(map(len, texts[2]))
+
+
+def _encode_tool(tool: ToolSpec) -> dict[str, Any]:
+    return {
+        "name": tool.name,
+        "description": tool.description,
+        "input_schema": dict(tool.parameters),
+    }
+
+
+_MESSAGES: EncodingCache[Message, _Texts] = EncodingCache(_texts, _size)
+_TOOLS: FragmentCache[ToolSpec] = FragmentCache(lambda tool: dumps(_encode_tool(tool)))
+
+
 def _tool_choice(request: LLMRequest) -> dict[str, Any] | None:
     choice = request.tool_choice
     if choice is None:
@@ -244,17 +276,45 @@ class AnthropicCodec:
         }
         if system:
             body["system"] = "\n\n".join(system)
-        tools = [
-            {
-                "name": t.name,
-                "description": t.description,
-                "input_schema": dict(t.parameters),
-            }
-            for t in request.tools
-        ]
+        tools = [_encode_tool(t) for t in request.tools]
         tools.extend(dict(t) for t in self.server_tools)
         if tools:
             body["tools"] = tools
+        body.update(self._options(request))
+        return merge_extra(body, request.extra)
+
+    def encode_body(self, request: LLMRequest) -> bytes:
+        """:meth:`encode_request` as JSON bytes, what repeats encoded once.
+
+        The texts of each message's blocks and of each tool are remembered
+        while they live; each request merges the messages into turns anew.
+        """
+        if request.extra:  # extra may replace anything: no splicing around it
+            return dumps(self.encode_request(request)).encode()
+        system = [request.system] if request.system else []
+        messages: list[Blocks] = []
+        for message in request.messages:
+            if message.role is Role.SYSTEM:
+                system.append(message.text)
+            else:
+                messages.append(_MESSAGES.get(message))
+        head: dict[str, Any] = {
+            "model": request.model,
+            "max_tokens": request.max_tokens or self.default_max_tokens,
+        }
+        if system:
+            head["system"] = "\n\n".join(system)
+        arrays = [("messages", merge_turns("content", messages))]
+        tools = [_TOOLS.text(t) for t in request.tools]
+        tools.extend(dumps(dict(t)) for t in self.server_tools)
+        if tools:
+            arrays.append(("tools", tools))
+        head.update(self._options(request))
+        return splice(head, arrays)
+
+    def _options(self, request: LLMRequest) -> dict[str, Any]:
+        """Every member of the body after the messages, the system and the tools."""
+        body: dict[str, Any] = {}
         choice = _tool_choice(request)
         if choice is not None:
             body["tool_choice"] = choice
@@ -269,7 +329,7 @@ class AnthropicCodec:
             body["output_config"] = {"format": {"type": "json_schema", "schema": schema}}
         if request.stream:
             body["stream"] = True
-        return merge_extra(body, request.extra)
+        return body
 
     def decode_response(self, body: object, *, checked: bool = False) -> LLMResponse:
         """The response a ``message`` object describes.

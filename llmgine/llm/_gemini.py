@@ -10,7 +10,7 @@ inferred from ``functionCall`` parts, and calls without an id get one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -19,6 +19,7 @@ import httpx
 from .. import _json
 from .._exceptions import BadRequestError, ProviderUnavailable
 from ._base import merge_extra
+from ._body import Blocks, EncodingCache, FragmentCache, dumps, merge_turns, splice
 from ._errors import error_from_body
 from ._http import DEFAULT_TIMEOUT, HTTPProvider, resolve_key
 from ._retry import RetryPolicy
@@ -37,6 +38,7 @@ from ._types import (
     TextPart,
     ToolCallPart,
     ToolResultPart,
+    ToolSpec,
     Usage,
     assistant_reply,
 )
@@ -90,16 +92,9 @@ def _part(part: Part, names: Mapping[str, str]) -> dict[str, Any] | None:
             if signature is not None:
                 out["thoughtSignature"] = signature
             return out
-        case ToolResultPart(call_id=call_id, content=content, is_error=is_error):
-            tool = part.name or names.get(call_id)
-            if not tool:
-                raise BadRequestError(
-                    f"Gemini matches tool results by name: the result for call "
-                    f"{call_id!r} has no name and no matching tool call",
-                    provider="gcp.gemini",
-                )
-            response = {"error": content} if is_error else {"result": content}
-            return {"functionResponse": {"name": tool, "response": response}}
+        case ToolResultPart(call_id=call_id):
+            tool = part.name or _tool_name(names, call_id)
+            return {"functionResponse": {"name": tool, "response": _response(part)}}
         case ReasoningPart(text=text, signature=signature):
             if signature is None:
                 return None
@@ -107,6 +102,22 @@ def _part(part: Part, names: Mapping[str, str]) -> dict[str, Any] | None:
         case ProviderPart():
             return None  # another provider's content: Gemini has no use for it
     raise AssertionError(f"unknown part {part!r}")  # pragma: no cover
+
+
+def _response(part: ToolResultPart) -> dict[str, str]:
+    return {"error": part.content} if part.is_error else {"result": part.content}
+
+
+def _tool_name(names: Mapping[str, str], call_id: str) -> str:
+    """The name of the tool call ``call_id`` answers: Gemini matches by name."""
+    tool = names.get(call_id)
+    if not tool:
+        raise BadRequestError(
+            f"Gemini matches tool results by name: the result for call "
+            f"{call_id!r} has no name and no matching tool call",
+            provider="gcp.gemini",
+        )
+    return tool
 
 
 def _encode_contents(messages: tuple[Message, ...]) -> tuple[list[str], list[Any]]:
@@ -126,6 +137,62 @@ def _encode_contents(messages: tuple[Message, ...]) -> tuple[list[str], list[Any
         else:
             contents.append({"role": role, "parts": parts})
     return system, contents
+
+
+#: A non-system message's role, the texts of its parts, and where a tool result
+#: without a name stands: its text there is the response, to be named when the
+#: request says which call it answers.
+_Texts = tuple[str, tuple[str, ...], tuple[tuple[int, str], ...]]
+
+
+def _texts(message: Message) -> _Texts:
+    texts: list[str] = []
+    unnamed: list[tuple[int, str]] = []
+    for part in message.parts:
+        if isinstance(part, ToolResultPart) and not part.name:
+            unnamed.append((len(texts), part.call_id))
+            texts.append(dumps(_response(part)))
+        else:
+            encoded = _part(part, {})
+            if encoded is not None:
+                texts.append(dumps(encoded))
+    role = "model" if message.role is Role.ASSISTANT else "user"
+    return role, tuple(texts), tuple(unnamed)
+
+
+def _contents(messages: tuple[Message, ...]) -> Iterator[Blocks]:
+    """The non-system messages as :func:`merge_turns` takes them."""
+    names: dict[str, str] | None = None
+    for message in messages:
+        if message.role is Role.SYSTEM:
+            continue
+        role, texts, unnamed = _MESSAGES.get(message)
+        if unnamed:
+            if names is None:
+                names = {c.id: c.name for m in messages for c in m.tool_calls}
+            named = list(texts)
+            for i, call_id in unnamed:
+                tool = dumps(_tool_name(names, call_id))
+                named[i] = (
+                    f'{{"functionResponse":{{"name":{tool},"response":{texts[i]}}}}}'
+                )
+            yield role, named, ()
+        else:
+            yield role, texts, ()
+
+
+def _declaration(tool: ToolSpec) -> dict[str, Any]:
+    return {
+        "name": tool.name,
+        "description": tool.description,
+        "parametersJsonSchema": dict(tool.parameters),
+    }
+
+
+_MESSAGES: EncodingCache[Message, _Texts] = EncodingCache(
+    _texts, lambda texts: sum(map(len, texts[1]))
+)
+_TOOLS: FragmentCache[ToolSpec] = FragmentCache(lambda tool: dumps(_declaration(tool)))
 
 
 def _decode_usage(raw: object, provider: str) -> Usage:
@@ -199,15 +266,35 @@ class GeminiCodec:
         if system:
             body["systemInstruction"] = {"parts": [{"text": "\n\n".join(system)}]}
         if request.tools:
-            declarations = [
-                {
-                    "name": t.name,
-                    "description": t.description,
-                    "parametersJsonSchema": dict(t.parameters),
-                }
-                for t in request.tools
-            ]
+            declarations = [_declaration(t) for t in request.tools]
             body["tools"] = [{"functionDeclarations": declarations}]
+        body.update(self._options(request))
+        return merge_extra(body, request.extra)
+
+    def encode_body(self, request: LLMRequest) -> bytes:
+        """:meth:`encode_request` as JSON bytes, what repeats encoded once.
+
+        The texts of each message's parts and of each tool are remembered
+        while they live; each request merges the messages into contents anew.
+        """
+        if request.extra:  # extra may replace anything: no splicing around it
+            return dumps(self.encode_request(request)).encode()
+        arrays = [("contents", merge_turns("parts", _contents(request.messages)))]
+        if request.tools:
+            declarations = ",".join(_TOOLS.text(t) for t in request.tools)
+            arrays.append(("tools", [f'{{"functionDeclarations":[{declarations}]}}']))
+        system = [m.text for m in request.messages if m.role is Role.SYSTEM]
+        if request.system:
+            system.insert(0, request.system)
+        head: dict[str, Any] = {}
+        if system:
+            head["systemInstruction"] = {"parts": [{"text": "\n\n".join(system)}]}
+        head.update(self._options(request))
+        return splice(head, arrays)
+
+    def _options(self, request: LLMRequest) -> dict[str, Any]:
+        """The tool and generation configs of the body."""
+        body: dict[str, Any] = {}
         choice = request.tool_choice
         if choice is not None:
             config: dict[str, Any] = {"mode": _MODES.get(choice.mode, "AUTO")}
@@ -229,7 +316,7 @@ class GeminiCodec:
             generation["responseJsonSchema"] = dict(request.response_schema)
         if generation:
             body["generationConfig"] = generation
-        return merge_extra(body, request.extra)
+        return body
 
     def decode_response(self, body: object, *, checked: bool = False) -> LLMResponse:
         """The response a ``GenerateContentResponse`` describes.
