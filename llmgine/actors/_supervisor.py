@@ -200,9 +200,9 @@ class Supervisor:
     As in OTP, a supervisor handles one child exit at a time (a lock), a child
     is stopped completely before it is started again, and a failure reported
     by an incarnation that is no longer current is ignored. A restart of this
-    supervisor by its parent supersedes a restart in progress here: that one
-    notices the new generation after its next wait and gives way. Locks are
-    only ever taken from a child towards its ancestors, so they cannot cycle.
+    supervisor by its parent supersedes a restart or a halt in progress here:
+    that one notices after its next wait and gives way. Locks are only ever
+    taken from a child towards its ancestors, so they cannot cycle.
     """
 
     def __init__(
@@ -360,10 +360,20 @@ class Supervisor:
                 child.start(delay)
 
     async def halt(self) -> None:
-        """Stop every child, in reverse start order, keeping their mailboxes."""
+        """Stop every child, in reverse start order, keeping their mailboxes.
+
+        A halt superseded while it waited for a child (this supervisor was
+        started again by its parent, or halted anew) stops there: the children
+        left belong to what superseded it. Stopping children a new incarnation
+        has just started would leave them down for good, as nothing reports a
+        halted child.
+        """
         self.running = False
-        self.generation += 1  # supersedes a restart in progress here
+        self.generation += 1  # supersedes a restart or a halt in progress here
+        generation = self.generation
         for child in reversed(list(self.children.values())):
+            if self.generation != generation:
+                return
             await child.halt()
 
     async def finalize(self) -> None:
