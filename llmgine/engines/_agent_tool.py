@@ -11,21 +11,26 @@ child's ``invoke_agent`` span sits under the parent's ``execute_tool`` span.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Mapping
 from typing import Any, Protocol
+
+import trio
 
 from .. import _json
 from .._exceptions import ConfigurationError, JSONNestingError, ToolError
 from ..llm import ToolResultPart, ToolSpec
 from ..tools._convert import to_content
 from ..tools._tool import check_timeout
-from ._messages import ChatResult, UserInput
+from ._messages import AbandonTurn, ChatResult, UserInput
 
 __all__ = ["AgentTool", "agent_tool"]
 
 #: What OpenAI, Anthropic and Gemini all accept as a function name.
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+#: Seconds a child stopped for approval is given to drop its turn.
+_ABANDON_WITHIN = 10.0
 _TASK = (
     "The task, stated in full: the agent sees nothing of this conversation but this text."
 )
@@ -166,6 +171,25 @@ class AgentTool:
                     f"the agent {self._name!r} answered a {type(result).__name__},"
                     " not a ChatResult"
                 ),
+            )
+        if result.pending_approvals:
+            # no person can answer through a tool call: drop the child's turn,
+            # so its next task is not refused, and tell the parent's model
+            names = ", ".join(dict.fromkeys(c.name for c in result.pending_approvals))
+            with trio.move_on_after(_ABANDON_WITHIN) as scope:
+                scope.shield = True  # also when the parent's turn is cancelled
+                with contextlib.suppress(Exception):  # the child died meanwhile
+                    await self.engine.ask(AbandonTurn())
+            return ToolResultPart(
+                call_id="",
+                name=self._name,
+                is_error=True,
+                content=(
+                    f"the agent {self._name!r} stopped for a person's approval of"
+                    f" {names}, which it cannot get when called as a tool; its"
+                    " turn was abandoned"
+                ),
+                usage=result.usage,
             )
         # a child with an output_type answers a value: send it as JSON
         output = getattr(result, "output", None)

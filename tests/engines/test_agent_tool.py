@@ -260,3 +260,46 @@ async def test_a_child_with_an_output_type_answers_json() -> None:
         result = await parent.ask(UserInput("How many?"))
     [answer] = tool_results(result.messages)
     assert answer.content == '{"n": 3}'
+
+
+async def test_a_child_stopping_for_approval_is_an_error_result_and_stays_usable() -> (
+    None
+):
+    from llmgine.tools import tool
+
+    paid: list[int] = []
+
+    @tool(requires_approval=True)
+    def pay(euros: int) -> str:
+        """Pay.
+
+        Args:
+            euros: How much.
+        """
+        paid.append(euros)
+        return "paid"
+
+    child_model = ScriptedProvider(
+        [ScriptedProvider.tool_call("pay", euros=40), "Next task done."]
+    )
+    parent_model = ScriptedProvider([delegate("Pay 40 euros."), "I could not pay."])
+    async with open_actor_system("app") as system:
+        child = await system.spawn(
+            ChatEngine, child_model, name="clerk", model="m", tools=[pay]
+        )
+        research = agent_tool(child, name="research", description="Do things.")
+        parent = await system.spawn(
+            ChatEngine, parent_model, name="lead", model="m", tools=[research]
+        )
+        result = await parent.ask(UserInput("Pay."))
+        [error] = tool_results(result.messages)
+        assert error.is_error
+        assert error.content == (
+            "the agent 'research' stopped for a person's approval of pay, which"
+            " it cannot get when called as a tool; its turn was abandoned"
+        )
+        assert paid == []
+        assert await child.ask(GetHistory()) == ()  # the child's turn was dropped
+        again = await child.ask(UserInput("Another task."))  # not refused
+    assert again.text == "Next task done."
+    assert result.text == "I could not pay."

@@ -109,6 +109,18 @@ EXPECTED: Mapping[str, tuple[str, ...]] = {
         "waiting before the restart: 1 call",
         "after the restart: Paid again. payments: ['40 EUR to Ada', '40 EUR to Ada']",
     ),
+    "agents_as_tools": (
+        "research -> '2.1 million.'",
+        "fact_check -> is_error=True: the agent 'fact_check' failed: ProviderUnavailable",
+        "lead: About 2.1 million people live in Paris",
+        "input tokens: lead 442 + children 121 = the turn's usage 563",
+        "  invoke_agent lead",
+        "    execute_tool research",
+        "      invoke_agent researcher",
+        "        execute_tool search",
+        "    execute_tool fact_check",
+        "      invoke_agent checker",
+    ),
     "durable_turns": (
         "first process exit code: -9",
         "effects so far: ['charged 500', 'receipt to ada@example.com']",
