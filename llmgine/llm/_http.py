@@ -34,6 +34,7 @@ from ..tracing import TraceContext, current_trace, trace_headers
 from ._base import Codec, StreamDecoder
 from ._body import dumps
 from ._errors import error_from_response, error_from_transport, scrub_error
+from ._outgoing import RequestTemplate
 from ._retry import RetryPolicy
 from ._sse import SSEDecoder
 from ._stream import StreamAccumulator, StreamEvent
@@ -136,9 +137,7 @@ class HTTPProvider:
         # built once: the headers and timeout are the same for every attempt
         self._headers = self._request_headers()
         self._http_timeout = httpx.Timeout(self._timeout)
-        # what build_request would make of them on every attempt
-        self._wire_headers = httpx.Headers(self._headers)
-        self._timeouts = self._http_timeout.as_dict()
+        self._template = RequestTemplate(self._headers, self._http_timeout.as_dict())
         self._urls: dict[str, httpx.URL] = {}
         decode: Callable[..., LLMResponse] = codec.decode_response
         if "checked" in inspect.signature(decode).parameters:
@@ -340,16 +339,8 @@ class HTTPProvider:
         request carries W3C ``traceparent`` (and ``tracestate``) for it.
         """
         client = self._http()
-        headers: httpx.Headers | dict[str, str] = self._wire_headers
-        if trace is not None:
-            headers = {**self._headers, **trace_headers(trace)}
-        outgoing = client.build_request(
-            "POST",
-            self._request_url(url),
-            content=body,
-            headers=headers,
-            extensions={"timeout": self._timeouts},
-        )
+        extra = None if trace is None else trace_headers(trace)
+        outgoing = self._template.build(client, self._request_url(url), body, extra)
         response: httpx.Response | None = None
         try:
             with trio.move_on_after(self._timeout) as scope:
