@@ -30,6 +30,7 @@ __all__ = [
     "TraceRecord",
     "TraceSink",
     "close_span",
+    "current_actor",
     "current_trace",
     "describe_error",
     "make_context",
@@ -160,6 +161,14 @@ def ambient_context(sink: TraceSink) -> TraceContext | None:
         read: Callable[[], TraceContext | None] = sink.ambient_context  # type: ignore[attr-defined]
         return read()
     return None
+
+
+#: The path of the actor whose task this is (each actor's task sets it as it
+#: starts; tasks it starts inherit it), or None outside actors. A record made
+#: inside an actor (an LLM call, a tool call) names it as its ``actor``.
+current_actor: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "llmgine_current_actor", default=None
+)
 
 
 #: The trace context of the work running in this task, if any. Actors set it
@@ -386,7 +395,7 @@ class traced:
             return  # a new trace not sampled: its context is set, nothing emitted
         self._kind = kind
         self._name = name
-        self._actor = actor
+        self._actor = actor if actor is not None else current_actor.get()
         self._span = span = Span(self._context, parent_id)
         if attributes:
             span.attributes.update(attributes)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from .._exceptions import ConfigurationError
-from ..tracing import RecordKind, close_span, open_span
+from ..tracing import RecordKind, close_span, current_actor, open_span
 from ._actor import Actor, ActorContext, Failure
 from ._admission import Admission
 from ._background import Background
@@ -238,6 +238,7 @@ class Cell(Admission, Background):
         # ask cancels it and the loop makes another), one around the graceful
         # drain. ``_kill`` cancels whichever is current.
         self._task = trio.lowlevel.current_task()
+        current_actor.set(self.path)  # this task's own context: what it records
         failure: Exception | None = None
         started = False
         ended = Phase.HALTING

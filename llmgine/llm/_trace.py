@@ -18,6 +18,7 @@ from ..tracing import (
     Span,
     TraceContext,
     TraceRecord,
+    current_actor,
     current_sink,
     current_trace,
     describe_error,
@@ -213,6 +214,7 @@ class StreamSpan:
     """
 
     __slots__ = (
+        "_actor",
         "_content",
         "_context",
         "_name",
@@ -241,6 +243,7 @@ class StreamSpan:
                     self._context, self._parent_id = started
         self.span = Span(self._context, self._parent_id)
         self._name = f"chat {request.model}"
+        self._actor = current_actor.get()
         self._start_wall = time.time()
         self._start = time.perf_counter()
         self._content = _records_content(self._sink)
@@ -279,6 +282,7 @@ class StreamSpan:
                 parent_id=self._parent_id,
                 at=self._start_wall,
                 duration=time.perf_counter() - self._start,
+                actor=self._actor,
                 error=None if error is None else describe_error(error),
                 error_type=None if error is None else type(error).__qualname__,
                 attributes=self.span.attributes,

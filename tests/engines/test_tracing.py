@@ -5,11 +5,13 @@ from __future__ import annotations
 import functools
 
 import pytest
+import trio
 
 from llmgine._exceptions import MaxStepsExceeded
 from llmgine.actors import RecordKind, TraceRecord, open_actor_system
-from llmgine.engines import UserInput
-from llmgine.llm import ProviderActor, ScriptedProvider
+from llmgine.engines import TurnEvent, UserInput
+from llmgine.llm import LLMRequest, Message, ProviderActor, ScriptedProvider
+from llmgine.tools import spawn_tool_actor
 
 from .conftest import RecordingSink, answer, call, calls, registry, spawn_chat, tokens
 
@@ -59,6 +61,7 @@ async def test_llm_and_tool_spans_nest_under_the_engine_run() -> None:
     for child in llm_calls + tool_calls:
         assert child.trace_id == run.trace_id
         assert child.parent_id == run.span_id
+        assert child.actor == "/app/assistant"  # made in the engine's own task
 
 
 async def test_through_a_provider_actor_the_llm_span_stays_in_the_trace() -> None:
@@ -72,6 +75,7 @@ async def test_through_a_provider_actor_the_llm_span_stays_in_the_trace() -> Non
     assert "gen_ai.provider.name" not in run.attributes
     [llm_call] = only(sink.records, RecordKind.LLM_CALL)
     assert llm_call.trace_id == run.trace_id
+    assert llm_call.actor == "/app/llm"  # the actor that made the call
     by_span = {r.span_id: r for r in sink.records if r.duration is not None}
     parent = by_span[llm_call.parent_id]  # type: ignore[index]
     assert parent.kind is RecordKind.MESSAGE  # the ProviderActor handling the ask
@@ -104,3 +108,22 @@ async def test_an_engine_given_no_name_is_named_after_its_actor() -> None:
     [run] = only(sink.records, RecordKind.ENGINE_RUN)
     assert run.name == "invoke_agent support"
     assert dict(run.attributes)["gen_ai.agent.name"] == "support"
+
+
+async def test_each_record_names_the_actor_that_made_it() -> None:
+    sink = RecordingSink()
+    provider = ScriptedProvider([calls(call("c1", "add", a=1, b=2)), answer("3")])
+    async with open_actor_system("app", tracer=sink) as system:
+        llm = await system.spawn(functools.partial(ProviderActor, provider), name="llm")
+        tools = await spawn_tool_actor(system, registry(), name="tools")
+        engine = await spawn_chat(system, "chat", provider=llm, tools=tools)
+        send, receive = trio.open_memory_channel[TurnEvent](100)
+        async with receive:
+            await engine.ask(UserInput("1+2?", stream_to=send))  # streamed calls
+        outside = ScriptedProvider([answer("direct")])
+        await outside.complete(LLMRequest(model="m", messages=[Message.user("hi")]))
+    actors = {(r.kind, r.actor) for r in sink.records}
+    assert (RecordKind.ENGINE_RUN, "/app/chat") in actors
+    assert (RecordKind.TOOL_CALL, "/app/tools") in actors
+    llm_calls = only(sink.records, RecordKind.LLM_CALL)
+    assert [r.actor for r in llm_calls] == ["/app/llm", "/app/llm", None]
