@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import multiprocessing
 from typing import Any
+
+from . import _child
 
 __all__ = ["ANSWER", "LATENCY", "MODEL", "QUESTION", "TOOLS", "Server", "reply"]
 
@@ -106,13 +107,15 @@ async def _handle(
         writer.close()
 
 
-def _serve(port_out: Any) -> None:  # pragma: no cover - runs in the server process
+def serve() -> None:  # pragma: no cover - runs in the server process
+    """Serve until killed; the port goes to stdout first."""
+
     async def main() -> None:
         counter = [0]
         server = await asyncio.start_server(
             lambda r, w: _handle(r, w, counter), "127.0.0.1", 0, backlog=4096
         )
-        port_out.send(server.sockets[0].getsockname()[1])
+        print(server.sockets[0].getsockname()[1], flush=True)
         async with server:
             await server.serve_forever()
 
@@ -123,11 +126,8 @@ class Server:
     """The OpenAI-wire server, in a process of its own."""
 
     def __init__(self) -> None:
-        context = multiprocessing.get_context("spawn")
-        receive, send = context.Pipe(duplex=False)
-        self.process = context.Process(target=_serve, args=(send,), daemon=True)
-        self.process.start()
-        self.port: int = receive.recv()
+        self.process, port = _child.start(__name__, "serve")
+        self.port: int = int(port)
 
     def url(self, *, slow: bool = False) -> str:
         """The ``/v1`` base URL (answering after :data:`LATENCY` when ``slow``)."""
@@ -135,4 +135,4 @@ class Server:
 
     def close(self) -> None:
         self.process.terminate()
-        self.process.join(5)
+        self.process.wait(5)

@@ -39,7 +39,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import multiprocessing
 import resource
 import statistics
 import sys
@@ -51,6 +50,7 @@ import attrs
 import httpx
 import trio
 
+from . import _child
 from ._openai_wire import ANSWER, LATENCY, MODEL, QUESTION, TOOLS, Server
 
 #: llmgine's client CPU per turn against the raw httpx loop's: the goal.
@@ -338,14 +338,14 @@ async def _load_llmgine(url: str, conversations: int, turns: int) -> float:
         return time.perf_counter() - start
 
 
-def _load(name: str, url: str, conversations: int, turns: int, out: Any) -> None:
-    """In a fresh process: run the load, send back turns/s and peak RSS (MiB).
+def load(name: str, url: str, conversations: int, turns: int) -> tuple[float, float]:
+    """In a fresh process: run the load; turns/s and peak RSS (MiB).
 
     The rate counts from the first turn to the last (set-up excluded).
     """
     run = {"httpx": _load_httpx, "llmgine": _load_llmgine}[name]
     elapsed = trio.run(run, url, conversations, turns)
-    out.send((conversations * turns / elapsed, peak_rss_mib()))
+    return conversations * turns / elapsed, peak_rss_mib()
 
 
 def peak_rss_mib() -> float:
@@ -367,13 +367,8 @@ def peak_rss_mib() -> float:
 
 def load_test(name: str, url: str, conversations: int, turns: int) -> tuple[float, float]:
     """Turns per second and peak RSS (MiB) of ``name`` under the load."""
-    context = multiprocessing.get_context("spawn")
-    receive, send = context.Pipe(duplex=False)
-    process = context.Process(target=_load, args=(name, url, conversations, turns, send))
-    process.start()
-    result: tuple[float, float] = receive.recv()
-    process.join()
-    return result
+    rate, peak = _child.run(__name__, "load", name, url, conversations, turns)
+    return float(rate), float(peak)
 
 
 # -- the report ----------------------------------------------------------------------

@@ -7,7 +7,8 @@ from typing import Any
 import attrs
 import pytest
 
-from stress import _openai_wire, bench, bench_agents
+from llmgine.cli._suite import import_suite
+from stress import _child, _openai_wire, bench, bench_agents
 
 
 def test_the_server_calls_two_tools_then_answers() -> None:
@@ -78,3 +79,23 @@ def test_a_short_run_end_to_end(capsys: pytest.CaptureFixture[str]) -> None:
     printed = capsys.readouterr().out
     assert "llmgine" in printed
     assert "x raw httpx" in printed
+
+
+def test_the_command_runs_it_with_its_server_and_load_test(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # as `llmgine bench agents` loads it: from a checkout, as llmgine._stress,
+    # a name a fresh interpreter does not know
+    agents = import_suite("bench_agents")
+    argv = ["--quick", "--turns", "1", "--rounds", "1", "--conversations", "2"]
+    out = agents.main([*argv, "--no-peers"])
+    assert out["llmgine_load_turns_per_s"] > 0
+    assert out["httpx_load_peak_rss_mib"] > 0
+    assert "2 concurrent conversations" in capsys.readouterr().out
+
+
+def test_a_child_that_dies_is_an_error_not_a_wait() -> None:
+    with pytest.raises(RuntimeError, match="ended before it started"):
+        _child.start(bench_agents.__name__, "no_such_function")
+    with pytest.raises(RuntimeError, match="failed in its process"):
+        _child.run(bench_agents.__name__, "no_such_function", 1)
