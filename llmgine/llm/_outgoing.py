@@ -75,13 +75,15 @@ class RequestTemplate:
             raw = [host, *head, (b"Content-Length", b"%d" % len(body))]
         else:  # no content: build_request puts the length beside the host
             raw = [host, (b"Content-Length", b"0"), *head]
-        return httpx.Request(
+        request = httpx.Request(
             "POST",
             url,
             headers=raw,
             stream=httpx.ByteStream(body),
             extensions={"timeout": self._timeouts},
         )
+        request.read()  # as build_request's: .content readable (by event hooks)
+        return request
 
     def _merged(self, client: httpx.AsyncClient) -> _Raw | None:
         """The client's headers with the template's on top (None when one of

@@ -113,3 +113,21 @@ async def test_a_cookie_the_server_sets_goes_back_with_the_next_call() -> None:
     assert "cookie" not in seen[0].headers
     assert seen[1].headers["cookie"] == "__cf_bm=token1"
     assert seen[1].headers["content-length"] == str(len(seen[1].content))
+
+
+async def test_event_hooks_see_the_request_as_built_by_httpx() -> None:
+    logged: list[bytes] = []
+
+    async def log(request: httpx.Request) -> None:
+        logged.append(request.content)  # a logging hook reads the body
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=OPENAI_TEXT)
+
+    transport = httpx.MockTransport(answer)
+    hooks = {"request": [log]}
+    async with httpx.AsyncClient(transport=transport, event_hooks=hooks) as client:
+        provider = OpenAIProvider(api_key="sk-test", client=client)
+        request = LLMRequest(model="gpt-4.1", messages=[Message.user("Hi")])
+        await provider.complete(request)
+    assert b'"content":"Hi"' in logged[0]
