@@ -2,12 +2,11 @@
 
 The benchmarks run a server, and each load test, in a process of its own, so
 that its CPU and memory are not the client's. multiprocessing's ``spawn``
-finds a child's function by its module's name, and a checkout's suite has a
-name only in the process that loaded it (``llmgine._stress``, from the
-``stress/`` folder: see ``llmgine.cli._suite``): a spawned child died on the
-import, and its parent waited for it forever. Here the child finds the suite
-the way the command does, wherever it is, and a child that dies is an error
-in its parent.
+would look a child's function up by its module's name, which a checkout's
+suite has only in the process that loaded it (``llmgine._stress``, from the
+``stress/`` folder: see ``llmgine.cli._suite``). Here the child finds the
+suite the way the command does, wherever it is, and a child that dies is an
+error in its parent, never a wait.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ __all__ = ["RequestTemplate"]
 _SPECIAL = ("host", "content-length", "transfer-encoding")
 
 _Raw = list[tuple[bytes, bytes]]
+_Merged = tuple[_Raw | None, frozenset[str]]
 
 
 class RequestTemplate:
@@ -39,10 +40,8 @@ class RequestTemplate:
         self._headers = dict(headers)
         self._wire_headers = httpx.Headers(self._headers)
         self._timeouts = timeouts
-        # the client, its headers when merged, the merged headers (None when
-        # build_request must build) and their names in lower case
-        self._cached: tuple[httpx.AsyncClient, _Raw, _Raw | None, frozenset[str]] | None
-        self._cached = None
+        # the client, its headers when merged, and what _merged makes of them
+        self._cached: tuple[httpx.AsyncClient, _Raw, _Merged] | None = None
 
     def build(
         self,
@@ -53,14 +52,14 @@ class RequestTemplate:
     ) -> httpx.Request:
         """The request ``client.build_request`` would make: a POST of ``body`` to
         ``url`` with the template's headers, and ``extra`` headers on top."""
-        head = None if client.cookies or client.params else self._merged(client)
-        if head is not None and extra:
-            assert self._cached is not None
-            names = self._cached[3]
-            if any(name.lower() in names for name in extra):
-                head = None
-            else:
-                head = [*head, *((k.encode(), v.encode()) for k, v in extra.items())]
+        head = None
+        if not (client.cookies or client.params):
+            head, names = self._merged(client)
+            if head is not None and extra:
+                if any(name.lower() in names for name in extra):
+                    head = None  # one replaces a header: build_request knows how
+                else:
+                    head = [*head, *((k.encode(), v.encode()) for k, v in extra.items())]
         if head is None:
             headers = self._wire_headers if not extra else {**self._headers, **extra}
             return client.build_request(
@@ -85,9 +84,10 @@ class RequestTemplate:
         request.read()  # as build_request's: .content readable (by event hooks)
         return request
 
-    def _merged(self, client: httpx.AsyncClient) -> _Raw | None:
+    def _merged(self, client: httpx.AsyncClient) -> _Merged:
         """The client's headers with the template's on top (None when one of
-        them is special), merged again only when the client's change."""
+        them is special) and their names in lower case, merged again only when
+        the client's headers change."""
         defaults = client.headers.raw
         cached = self._cached
         if cached is not None and cached[0] is client and cached[1] == defaults:
@@ -95,6 +95,6 @@ class RequestTemplate:
         merged = httpx.Headers(client.headers)
         merged.update(self._wire_headers)
         head = None if any(name in merged for name in _SPECIAL) else merged.raw
-        names = frozenset(name.lower() for name in merged)
-        self._cached = (client, defaults, head, names)
-        return head
+        result = (head, frozenset(name.lower() for name in merged))
+        self._cached = (client, defaults, result)
+        return result
